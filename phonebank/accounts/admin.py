@@ -1,0 +1,61 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+
+from phonebank.accounts import services
+from phonebank.accounts.models import ApiToken, Membership, User
+from phonebank.audit.services import log_action
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["campaign"]
+
+
+@admin.register(User)
+class PhonebankUserAdmin(UserAdmin):
+    """Role and membership changes made here are audited like everywhere else."""
+
+    list_display = ["username", "role", "is_active", "last_login"]
+    list_filter = ["role", "is_active"]
+    fieldsets = [
+        *UserAdmin.fieldsets,
+        ("phonebank", {"fields": ["role", "language", "timezone"]}),
+    ]
+    inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        if change and "role" in form.changed_data:
+            new_role = obj.role
+            obj.role = form.initial["role"]
+            super().save_model(request, obj, form, change)
+            services.user_role_set(user=obj, role=new_role, actor=request.user)
+        else:
+            obj.is_staff = obj.is_superuser = obj.role == "admin"
+            super().save_model(request, obj, form, change)
+            if not change:
+                log_action(obj, "accounts.user.created", actor=request.user, role=obj.role)
+
+    def save_formset(self, request, form, formset, change):
+        instances = formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            services.membership_remove(membership=membership, actor=request.user)
+        for membership in instances:
+            services.membership_add(
+                user=membership.user, campaign=membership.campaign, actor=request.user
+            )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["user", "key_hash", "hint", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # tokens are made with `phonebank token create`, which shows them once
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.token_revoke(token=token, actor=request.user)

@@ -1,0 +1,55 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from phonebank.contacts.reader import FileProblem, parse_mapping
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_(
+            "CSV (UTF-8 or GB18030) or Excel .xlsx, with a header row such as "
+            "电话, 姓名, 单位, 职务, 地区 or phone, name, organisation, title, region."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+    mapping = forms.CharField(
+        label=_("Column mapping (optional)"),
+        required=False,
+        max_length=300,
+        help_text=_("Only when the headers are not recognised, for example: phone=手机,name=2"),
+    )
+    default_region = forms.CharField(
+        label=_("Default country"),
+        max_length=2,
+        initial="CN",
+        help_text=_("For numbers written without a country code."),
+    )
+
+    def clean_mapping(self):
+        try:
+            return parse_mapping(self.cleaned_data["mapping"])
+        except FileProblem as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+    def clean_default_region(self):
+        import phonenumbers
+
+        region = self.cleaned_data["default_region"].upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise forms.ValidationError(
+                _("%(region)s is not a country code such as CN.") % {"region": region}
+            )
+        return region
+
+
+class DncFileForm(forms.Form):
+    file = forms.FileField(
+        label=_("Do-not-call file"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.txt,.xlsx"}),
+    )
+
+
+class DncForm(forms.Form):
+    phone = forms.CharField(label=_("Phone number"), max_length=64)
+    reason = forms.CharField(label=_("Reason (optional)"), max_length=200, required=False)

@@ -1,0 +1,36 @@
+import signal
+import time
+
+from django.core.management.base import BaseCommand
+from django.db import close_old_connections
+
+from phonebank.contacts import services
+
+
+class Command(BaseCommand):
+    help = "Run background imports (started by `phonebank serve`; run more for more throughput)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="run what is queued, then exit")
+        parser.add_argument("--poll", type=float, default=1.0, help="seconds between looks")
+
+    def handle(self, *args, once, poll, **options):
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not stopping:
+            close_old_connections()
+            job = services.import_job_claim()
+            if job is not None:
+                self.stdout.write(f"import {job.pk}: running")
+                job = services.import_job_run(job)
+                self.stdout.write(f"import {job.pk}: {job.status} {job.counts()}")
+                continue
+            if once:
+                return
+            time.sleep(poll)

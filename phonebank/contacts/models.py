@@ -1,0 +1,156 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from phonebank.lib import provinces
+from phonebank.lib.fields import EncryptedTextField
+
+
+class Contact(models.Model):
+    """One person's number, installation-wide. Personal data is sealed; what queueing and
+    statistics need (country, province, city, time zone) is kept in the clear."""
+
+    blind_index = models.CharField(max_length=64, unique=True)
+    phone = EncryptedTextField(purpose="contact.phone")
+    name = EncryptedTextField(purpose="contact.name")
+    organisation = EncryptedTextField(purpose="contact.organisation")
+    title = EncryptedTextField(purpose="contact.title")
+    notes = EncryptedTextField(purpose="contact.notes")
+    country = models.CharField(max_length=2, blank=True, default="")
+    province = models.CharField(max_length=2, blank=True, default="", db_index=True)
+    city_zh = models.CharField(max_length=64, blank=True, default="")
+    city_en = models.CharField(max_length=64, blank=True, default="")
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"contact {self.pk}"
+
+    def province_name(self, language: str) -> str:
+        return provinces.name(self.province, language)
+
+
+class DoNotCall(models.Model):
+    """A number never to be called again, in any campaign. Matched by blind index."""
+
+    blind_index = models.CharField(max_length=64, unique=True)
+    phone = EncryptedTextField(purpose="dnc.phone")
+    reason = models.CharField(max_length=200, blank=True, default="")
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "do-not-call entry"
+
+    def __str__(self) -> str:
+        return f"do-not-call {self.pk}"
+
+
+class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    FINISHED = "finished", _("Finished")
+    FAILED = "failed", _("Failed")
+
+
+class ImportKind(models.TextChoices):
+    CONTACTS = "contacts", _("Contacts")
+    DNC = "dnc", _("Do-not-call list")
+
+
+class ImportJob(models.Model):
+    """One import of one file: its progress, its counts and where to resume after a crash.
+
+    Counts and ``resume_line`` are committed in the same transaction as each batch of rows,
+    so a job that dies part-way resumes exactly after the last batch that landed.
+    """
+
+    kind = models.CharField(max_length=16, choices=ImportKind.choices, default=ImportKind.CONTACTS)
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="imports",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    filename = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.BigIntegerField(default=0)
+    upload_path = models.CharField(max_length=500, blank=True, default="")
+    default_region = models.CharField(max_length=2, default="CN")
+    mapping = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED, db_index=True
+    )
+    error = models.TextField(blank=True, default="")
+    encoding = models.CharField(max_length=16, blank=True, default="")
+    rows_total = models.BigIntegerField(null=True, blank=True)
+    resume_line = models.BigIntegerField(default=0)
+    imported = models.BigIntegerField(default=0)
+    duplicates = models.BigIntegerField(default=0)
+    rejected = models.BigIntegerField(default=0)
+    skipped_dnc = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    runner = models.CharField(max_length=100, blank=True, default="")  # host:pid
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def rows_done(self) -> int:
+        return self.imported + self.duplicates + self.rejected + self.skipped_dnc
+
+    @property
+    def percent(self) -> int:
+        if self.status == ImportStatus.FINISHED:
+            return 100
+        if not self.rows_total:
+            return 0
+        return min(99, int(100 * self.rows_done / self.rows_total))
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "imported": self.imported,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+            "skipped_dnc": self.skipped_dnc,
+        }
+
+
+class ImportReject(models.Model):
+    """A row that did not import: its line, the reason, and the row itself (sealed)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejects")
+    line = models.BigIntegerField()
+    reason = models.CharField(max_length=200)
+    row = EncryptedTextField(purpose="import.reject.row")
+
+    class Meta:
+        ordering = ["line"]
+        constraints = [models.UniqueConstraint(fields=["job", "line"], name="import_reject_unique")]
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.reason}"

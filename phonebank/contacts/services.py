@@ -1,0 +1,594 @@
+"""Writes for contacts: imports (CLI and background), the do-not-call list."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import itertools
+import logging
+import multiprocessing
+import os
+import socket
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from phonebank.audit.services import log_action
+from phonebank.calling.models import Target, TargetStatus
+from phonebank.contacts import pipeline
+from phonebank.contacts.models import (
+    Contact,
+    DoNotCall,
+    ImportJob,
+    ImportKind,
+    ImportReject,
+    ImportStatus,
+)
+from phonebank.contacts.reader import FileProblem, Table, open_table
+from phonebank.lib import crypto, phones
+from phonebank.lib.errors import DomainError
+from phonebank.lib.fields import keyring
+
+log = logging.getLogger(__name__)
+
+BATCH_ROWS = 1000  # one write transaction; SQLite claims must not wait long behind it
+INSERT_ROWS = 500  # rows per INSERT statement (SQLite allows 32,766 parameters)
+POOL_MIN_ROWS = 5000  # below this, starting worker processes costs more than it saves
+STALE_AFTER = timedelta(seconds=60)
+
+
+# -- sources ---------------------------------------------------------------------------------
+
+
+def uploads_dir() -> Path:
+    path = Path(settings.PHONEBANK_HOME) / "uploads"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+class _ChunkStream(io.RawIOBase):
+    """A read-only binary stream over an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]):
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            try:
+                self._buf = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+
+def sealed_opener(path: Path, file_id: str) -> Callable[[], BinaryIO]:
+    """An opener for an upload sealed on disk: plaintext exists only in memory."""
+
+    def opener() -> BinaryIO:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the wrapper below
+        stream = io.BufferedReader(_ChunkStream(crypto.open_stream(keyring(), fh, file_id)))
+        stream.close = lambda: (fh.close(), io.BufferedReader.close(stream))  # type: ignore[method-assign]
+        return stream
+
+    return opener
+
+
+def file_opener(path: Path) -> Callable[[], BinaryIO]:
+    return lambda: open(path, "rb")
+
+
+def _sha256(opener: Callable[[], BinaryIO]) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with opener() as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+# -- jobs ------------------------------------------------------------------------------------
+
+
+def _runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _is_orphaned(job: ImportJob, now) -> bool:
+    """A running job whose process is gone: stale heartbeat, or a dead pid on this host."""
+    if job.status != ImportStatus.RUNNING:
+        return False
+    if job.heartbeat_at is None or now - job.heartbeat_at > STALE_AFTER:
+        return True
+    host, _, pid = job.runner.rpartition(":")
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+    return False
+
+
+def import_upload(
+    *,
+    campaign,
+    actor,
+    upload,
+    kind: str = ImportKind.CONTACTS,
+    mapping: dict[str, str] | None = None,
+    default_region: str = "",
+) -> ImportJob:
+    """Seal an uploaded file on disk and queue its import for the background worker."""
+    if upload.size > settings.PHONEBANK_UPLOAD_MAX_BYTES:
+        raise DomainError(
+            _("The file is larger than the limit of %(mb)d MB.")
+            % {"mb": settings.PHONEBANK_UPLOAD_MAX_BYTES // (1024 * 1024)}
+        )
+    file_id = uuid.uuid4().hex
+    path = uploads_dir() / f"{file_id}.sealed"
+    digest = hashlib.sha256()
+
+    class _Hashing(io.RawIOBase):
+        def __init__(self, chunks):
+            self._it = iter(chunks)
+
+        def read(self, n=-1):
+            chunk = next(self._it, b"")
+            digest.update(chunk)
+            return chunk
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        size = crypto.seal_stream(keyring(), _Hashing(upload.chunks(crypto.CHUNK)), out, file_id)
+    with transaction.atomic():
+        job = ImportJob.objects.create(
+            kind=kind,
+            campaign=campaign if kind == ImportKind.CONTACTS else None,
+            created_by=actor,
+            filename=os.path.basename(upload.name)[:255],
+            sha256=digest.hexdigest(),
+            size=size,
+            upload_path=path.name,
+            default_region=default_region or (campaign.default_region if campaign else "CN"),
+            mapping=mapping or {},
+        )
+        log_action(job, f"{kind}.import.queued", actor=actor, size=size)
+    return job
+
+
+def import_job_claim(now=None) -> ImportJob | None:
+    """Take the oldest queued (or orphaned) background job; None when there is none."""
+    now = now or timezone.now()
+    candidates = (
+        ImportJob.objects.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
+        .exclude(upload_path="")
+        .order_by("id")[:20]
+    )
+    for job in candidates:
+        if job.status == ImportStatus.RUNNING and not _is_orphaned(job, now):
+            continue
+        claimed = ImportJob.objects.filter(
+            pk=job.pk, status=job.status, heartbeat_at=job.heartbeat_at
+        ).update(
+            status=ImportStatus.RUNNING,
+            heartbeat_at=now,
+            runner=_runner_id(),
+            started_at=job.started_at or now,
+        )
+        if claimed:
+            job.refresh_from_db()
+            return job
+    return None
+
+
+def import_job_run(
+    job: ImportJob, *, progress: Callable[[ImportJob], None] | None = None
+) -> ImportJob:
+    """Run a background job to the end from its sealed upload, then delete the upload."""
+    path = uploads_dir() / job.upload_path
+    opener = sealed_opener(path, Path(job.upload_path).stem)
+    try:
+        table = open_table(opener, job.mapping)
+    except (FileProblem, crypto.DecryptionError) as exc:
+        return _fail(job, str(exc))
+    _run(job, table, progress=progress)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return job
+
+
+def contacts_import_file(
+    *,
+    path: Path,
+    campaign,
+    actor,
+    mapping: dict[str, str] | None = None,
+    default_region: str = "",
+    progress: Callable[[ImportJob], None] | None = None,
+    on_start: Callable[[ImportJob], None] | None = None,
+    kind: str = ImportKind.CONTACTS,
+) -> ImportJob:
+    """Import a local file now (the CLI). Re-running after a crash resumes the same job.
+
+    Raises FileProblem, before writing anything, when the file as a whole cannot be imported.
+    """
+    opener = file_opener(path)
+    table = open_table(opener, mapping)
+    sha, size = _sha256(opener)
+    now = timezone.now()
+    with transaction.atomic():
+        job = None
+        for candidate in ImportJob.objects.filter(
+            sha256=sha,
+            campaign=campaign,
+            kind=kind,
+            status=ImportStatus.RUNNING,
+            upload_path="",
+        ):
+            if _is_orphaned(candidate, now):
+                job = candidate
+                log_action(job, f"{kind}.import.resumed", actor=actor, line=job.resume_line)
+                break
+        if job is None:
+            job = ImportJob.objects.create(
+                kind=kind,
+                campaign=campaign,
+                created_by=actor,
+                filename=path.name[:255],
+                sha256=sha,
+                size=size,
+                mapping=mapping or {},
+                default_region=default_region or (campaign.default_region if campaign else "CN"),
+                status=ImportStatus.RUNNING,
+                started_at=now,
+            )
+            log_action(job, f"{kind}.import.started", actor=actor, size=size)
+        job.runner = _runner_id()
+        job.heartbeat_at = now
+        job.save(update_fields=["runner", "heartbeat_at"])
+    if on_start:
+        on_start(job)
+    return _run(job, table, progress=progress)
+
+
+def _fail(job: ImportJob, message: str) -> ImportJob:
+    with transaction.atomic():
+        job.status = ImportStatus.FAILED
+        job.error = message
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        log_action(job, f"{job.kind}.import.failed", actor=job.created_by, error=message)
+    return job
+
+
+def _batches(table: Table, after_line: int) -> Iterator[list[tuple[int, list[str]]]]:
+    rows = ((line, cells) for line, cells in table.rows() if line > after_line)
+    while batch := list(itertools.islice(rows, BATCH_ROWS)):
+        yield batch
+
+
+def _run(job: ImportJob, table: Table, *, progress=None) -> ImportJob:
+    job.encoding = table.encoding
+    job.rows_total = table.rows_total
+    job.save(update_fields=["encoding", "rows_total"])
+    enrich = job.kind == ImportKind.CONTACTS
+    work = (
+        (batch, table.columns, job.default_region, enrich)
+        for batch in _batches(table, job.resume_line)
+    )
+    processes = settings.PHONEBANK_IMPORT_PROCESSES
+    use_pool = processes > 1 and (table.rows_total or 0) - job.resume_line >= POOL_MIN_ROWS
+    pool = None
+    try:
+        if use_pool:
+            ctx = multiprocessing.get_context("forkserver")
+            pool = ctx.Pool(
+                processes, initializer=pipeline.init_worker, initargs=(keyring().dumps(),)
+            )
+            results = pool.imap(pipeline.parse_batch, work)
+        else:
+            pipeline.init_worker(keyring().dumps())
+            results = map(pipeline.parse_batch, work)
+        for parsed in results:
+            _write_batch(job, parsed)
+            if progress:
+                progress(job)
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    with transaction.atomic():
+        job.status = ImportStatus.FINISHED
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "finished_at"])
+        log_action(job, f"{job.kind}.import.finished", actor=job.created_by, **job.counts())
+    if progress:
+        progress(job)
+    return job
+
+
+# -- the write half ---------------------------------------------------------------------------
+
+
+def _placeholders(rows: int, cols: int) -> str:
+    one = "(" + ",".join(["%s"] * cols) + ")"
+    return ",".join([one] * rows)
+
+
+def _chunks(seq: list, size: int) -> Iterator[list]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _write_batch(job: ImportJob, parsed: list) -> None:
+    """One transaction: new contacts, campaign links, rejects, counts and the resume point."""
+    records = [r for r in parsed if isinstance(r, pipeline.Record)]
+    rejects = [r for r in parsed if isinstance(r, pipeline.Reject)]
+    seen: set[str] = set()
+    unique: list[pipeline.Record] = []
+    for r in records:
+        if r.blind_index not in seen:
+            seen.add(r.blind_index)
+            unique.append(r)
+    dup_in_batch = len(records) - len(unique)
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cur:
+        if job.kind == ImportKind.DNC:
+            added = _insert_dnc(cur, unique, job, now)
+            job.imported += added
+            job.duplicates += len(unique) - added + dup_in_batch
+            _close_targets_for(cur, [r.blind_index for r in unique])
+        else:
+            on_dnc = _on_dnc(cur, [r.blind_index for r in unique])
+            fresh = [r for r in unique if r.blind_index not in on_dnc]
+            created = _insert_contacts(cur, fresh, now)
+            _attach(cur, job.campaign_id, [r.blind_index for r in fresh], now)
+            job.skipped_dnc += len(unique) - len(fresh)
+            job.imported += created
+            job.duplicates += len(fresh) - created + dup_in_batch
+        if rejects:
+            table = ImportReject._meta.db_table
+            for chunk in _chunks(rejects, INSERT_ROWS):
+                cur.execute(
+                    f"INSERT INTO {table} (job_id, line, reason, row) VALUES "  # noqa: S608
+                    f"{_placeholders(len(chunk), 4)} ON CONFLICT (job_id, line) DO NOTHING",
+                    [v for r in chunk for v in (job.pk, r.line, r.reason, r.row)],
+                )
+            job.rejected += len(rejects)
+        job.resume_line = parsed[-1].line
+        job.heartbeat_at = now
+        job.save(
+            update_fields=[
+                "imported",
+                "duplicates",
+                "rejected",
+                "skipped_dnc",
+                "resume_line",
+                "heartbeat_at",
+            ]
+        )
+
+
+def _on_dnc(cur, indexes: list[str]) -> set[str]:
+    if not indexes:
+        return set()
+    cur.execute(
+        f"SELECT blind_index FROM {DoNotCall._meta.db_table} "  # noqa: S608
+        f"WHERE blind_index IN ({','.join(['%s'] * len(indexes))})",
+        indexes,
+    )
+    return {row[0] for row in cur.fetchall()}
+
+
+_CONTACT_COLS = (
+    "blind_index",
+    "phone",
+    "name",
+    "organisation",
+    "title",
+    "notes",
+    "country",
+    "province",
+    "city_zh",
+    "city_en",
+    "timezone",
+    "created_at",
+)
+
+
+def _insert_contacts(cur, records: list[pipeline.Record], now) -> int:
+    created = 0
+    table = Contact._meta.db_table
+    for chunk in _chunks(records, INSERT_ROWS):
+        cur.execute(
+            f"INSERT INTO {table} ({','.join(_CONTACT_COLS)}) VALUES "  # noqa: S608
+            f"{_placeholders(len(chunk), len(_CONTACT_COLS))} "
+            "ON CONFLICT (blind_index) DO NOTHING RETURNING id",
+            [v for r in chunk for v in (*r[1:], now)],
+        )
+        created += len(cur.fetchall())
+    return created
+
+
+def _attach(cur, campaign_id: int, indexes: list[str], now) -> None:
+    if not indexes:
+        return
+    target, contact = Target._meta.db_table, Contact._meta.db_table
+    for chunk in _chunks(indexes, INSERT_ROWS):
+        cur.execute(
+            f"INSERT INTO {target} (campaign_id, contact_id, status, attempts, created_at) "  # noqa: S608
+            f"SELECT %s, id, %s, 0, %s FROM {contact} "
+            f"WHERE blind_index IN ({','.join(['%s'] * len(chunk))}) "
+            "ON CONFLICT (campaign_id, contact_id) DO NOTHING",
+            [campaign_id, TargetStatus.OPEN, now, *chunk],
+        )
+
+
+def _insert_dnc(cur, records: list[pipeline.Record], job: ImportJob, now) -> int:
+    added = 0
+    table = DoNotCall._meta.db_table
+    for chunk in _chunks(records, INSERT_ROWS):
+        cur.execute(
+            f"INSERT INTO {table} (blind_index, phone, reason, added_by_id, created_at) "  # noqa: S608
+            f"VALUES {_placeholders(len(chunk), 5)} ON CONFLICT (blind_index) DO NOTHING "
+            "RETURNING id",
+            [
+                v
+                for r in chunk
+                for v in (r.blind_index, r.phone, f"import {job.pk}", job.created_by_id, now)
+            ],
+        )
+        added += len(cur.fetchall())
+    return added
+
+
+def _close_targets_for(cur, indexes: list[str]) -> None:
+    """Every campaign's targets for these numbers leave the queue for good."""
+    if not indexes:
+        return
+    target, contact = Target._meta.db_table, Contact._meta.db_table
+    for chunk in _chunks(indexes, INSERT_ROWS):
+        cur.execute(
+            f"UPDATE {target} SET status = %s, lease_holder_id = NULL, "  # noqa: S608
+            f"lease_expires_at = NULL WHERE contact_id IN (SELECT id FROM {contact} "
+            f"WHERE blind_index IN ({','.join(['%s'] * len(chunk))}))",
+            [TargetStatus.DNC, *chunk],
+        )
+
+
+# -- do-not-call ------------------------------------------------------------------------------
+
+
+def _normalise_or_error(raw: str, region: str) -> phones.Normalised:
+    result = phones.normalise(raw, region)
+    if isinstance(result, phones.Invalid):
+        raise DomainError(
+            _("%(number)s is not a valid phone number: %(reason)s.")
+            % {
+                "number": phones.mask(str(raw)) if len(str(raw)) > 6 else raw,
+                "reason": result.reason,
+            }
+        )
+    return result
+
+
+@transaction.atomic
+def dnc_add(*, phone: str, actor, reason: str = "", region: str = "CN") -> tuple[DoNotCall, bool]:
+    """Put a number on the do-not-call list for good; every campaign stops calling it."""
+    number = _normalise_or_error(phone, region)
+    index = keyring().blind_index(number.e164)
+    entry, created = DoNotCall.objects.get_or_create(
+        blind_index=index,
+        defaults={"phone": number.e164, "reason": reason[:200], "added_by": actor},
+    )
+    affected = (
+        Target.objects.filter(contact__blind_index=index)
+        .exclude(status=TargetStatus.DNC)
+        .update(status=TargetStatus.DNC, lease_holder=None, lease_expires_at=None)
+    )
+    if created:
+        log_action(entry, "contacts.dnc.added", actor=actor, targets_closed=affected)
+    return entry, created
+
+
+@transaction.atomic
+def dnc_remove(*, entry: DoNotCall, actor, reason: str = "") -> None:
+    """Take a number off the list (a mistake corrected). Its targets stay closed: a
+    coordinator re-imports the number to call it again."""
+    log_action(entry, "contacts.dnc.removed", actor=actor, reason=reason[:200])
+    entry.delete()
+
+
+def dnc_find(phone: str, region: str = "CN") -> DoNotCall | None:
+    number = _normalise_or_error(phone, region)
+    return DoNotCall.objects.filter(blind_index=keyring().blind_index(number.e164)).first()
+
+
+# -- key rotation -----------------------------------------------------------------------------
+
+SEALED_FIELDS = (
+    (Contact, ("phone", "name", "organisation", "title", "notes")),
+    (DoNotCall, ("phone",)),
+    (ImportReject, ("row",)),
+)
+
+
+def reseal_all(*, batch: int = 1000, progress: Callable[[int], None] | None = None) -> int:
+    """Re-encrypt every sealed value that is not under the current key; returns rows changed.
+
+    Works on the stored tokens directly (never through the ORM's decrypting field) in
+    short transactions, so it can run beside a live installation.
+    """
+    ring = keyring()
+    current = ring.current + "$"
+    changed = 0
+    for model, fields in SEALED_FIELDS:
+        purposes = [model._meta.get_field(f).purpose for f in fields]
+        table, last = model._meta.db_table, 0
+        while True:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(
+                    f"SELECT id, {','.join(fields)} FROM {table} WHERE id > %s "  # noqa: S608
+                    "ORDER BY id LIMIT %s",
+                    [last, batch],
+                )
+                rows = cur.fetchall()
+                for pk, *tokens in rows:
+                    fresh = [
+                        ring.encrypt(ring.decrypt(t, p), p)
+                        if t and not t.startswith(current)
+                        else t
+                        for t, p in zip(tokens, purposes, strict=True)
+                    ]
+                    if fresh != tokens:
+                        cur.execute(
+                            f"UPDATE {table} SET "  # noqa: S608
+                            f"{','.join(f'{f} = %s' for f in fields)} WHERE id = %s",
+                            [*fresh, pk],
+                        )
+                        changed += 1
+            if not rows:
+                break
+            last = rows[-1][0]
+            if progress:
+                progress(changed)
+    return changed
+
+
+def key_ids_in_use() -> set[str]:
+    """Which data keys still seal some stored value (or a waiting upload)."""
+    prefix = (
+        "substr({f}, 1, instr({f}, '$') - 1)"
+        if connection.vendor == "sqlite"
+        else "split_part({f}, '$', 1)"
+    )
+    used: set[str] = set()
+    with connection.cursor() as cur:
+        for model, fields in SEALED_FIELDS:
+            for f in fields:
+                cur.execute(
+                    f"SELECT DISTINCT {prefix.format(f=f)} FROM {model._meta.db_table} "  # noqa: S608
+                    f"WHERE {f} <> ''"
+                )
+                used.update(row[0] for row in cur.fetchall())
+    for path in uploads_dir().glob("*.sealed"):
+        with open(path, "rb") as fh:
+            head = fh.read(7)
+            used.add(fh.read(head[-1]).decode())
+    return used

@@ -1,0 +1,23 @@
+from django import template
+from django.utils.translation import get_language
+
+from phonebank.lib import phones, provinces
+
+register = template.Library()
+
+
+@register.filter
+def masked(e164: str) -> str:
+    """+86 138****5678"""
+    return phones.mask(e164) if e164 else ""
+
+
+@register.filter
+def province_name(code: str) -> str:
+    return provinces.name(code, get_language() or "en")
+
+
+@register.filter
+def city(contact) -> str:
+    language = get_language() or "en"
+    return contact.city_zh if language.startswith("zh") else contact.city_en

@@ -1,0 +1,2 @@
+class DomainError(Exception):
+    """A request the rules refuse. The message is translated, for the person who made it."""

@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from django.views.i18n import set_language
+
+from phonebank.accounts import views as account_views
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("healthz", account_views.healthz, name="healthz"),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path(
+        "accounts/",
+        include(
+            (
+                [
+                    path("login/", account_views.SignInView.as_view(), name="login"),
+                    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+                ],
+                "accounts",
+            )
+        ),
+    ),
+    path("campaigns/", include("phonebank.campaigns.urls")),
+    path("", include("phonebank.contacts.urls")),
+    path("admin/", admin.site.urls),
+]
