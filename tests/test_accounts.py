@@ -146,7 +146,7 @@ def test_bad_settings_stop_start_up_loudly(tmp_path, variable, value, message):
         variable: value,
         "DJANGO_SETTINGS_MODULE": "phonebank.settings",
     }
-    result = subprocess.run(  # noqa: S603
+    result = subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
         env=env,
         capture_output=True,
@@ -167,7 +167,7 @@ def test_generated_secrets_are_private_files(tmp_path):
     env.pop("PHONEBANK_SECRET_KEY", None)
     env.pop("PHONEBANK_DATA_KEY", None)
     subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],  # noqa: S603
+        [sys.executable, "-c", "import django; django.setup()"],
         env=env,
         check=True,
         timeout=60,
