@@ -21,3 +21,13 @@ def province_name(code: str) -> str:
 def city(contact) -> str:
     language = get_language() or "en"
     return contact.city_zh if language.startswith("zh") else contact.city_en
+
+
+@register.filter
+def markdown(text: str):
+    """Organiser-written Markdown, sanitised (lib.markdown)."""
+    from django.utils.safestring import mark_safe
+
+    from phonebank.lib.markdown import render
+
+    return mark_safe(render(text))  # noqa: S308 - nh3 has sanitised it
