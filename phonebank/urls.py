@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from phonebank.accounts import views as account_views
+from phonebank.api.api import api
 
 urlpatterns = [
     path("", account_views.home, name="home"),
@@ -23,5 +24,6 @@ urlpatterns = [
     ),
     path("campaigns/", include("phonebank.campaigns.urls")),
     path("", include("phonebank.contacts.urls")),
+    path("api/", api.urls),
     path("admin/", admin.site.urls),
 ]
