@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from phonebank.lib import provinces
@@ -95,7 +96,9 @@ class ImportJob(models.Model):
     status = models.CharField(
         max_length=16, choices=ImportStatus.choices, default=ImportStatus.QUEUED, db_index=True
     )
-    error = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")  # English, for logs and the CLI
+    error_template = models.TextField(blank=True, default="")  # translatable, see reader.py
+    error_params = models.JSONField(default=dict, blank=True)
     encoding = models.CharField(max_length=16, blank=True, default="")
     rows_total = models.BigIntegerField(null=True, blank=True)
     resume_line = models.BigIntegerField(default=0)
@@ -126,6 +129,16 @@ class ImportJob(models.Model):
         if not self.rows_total:
             return 0
         return min(99, int(100 * self.rows_done / self.rows_total))
+
+    @property
+    def error_message(self) -> str:
+        """The failure in the reader's language (falls back to English)."""
+        if not self.error_template:
+            return self.error
+        try:
+            return gettext(self.error_template) % self.error_params
+        except (KeyError, ValueError, TypeError):
+            return self.error
 
     @property
     def is_active(self) -> bool:

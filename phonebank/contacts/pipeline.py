@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import NamedTuple
 
-from phonebank.contacts.reader import MAX_CELL
+from phonebank.contacts.reader import MAX_CELL, gettext_noop
 from phonebank.lib import phones, provinces
 from phonebank.lib.crypto import Keyring
 
@@ -77,9 +77,9 @@ def parse_row(
         )
 
     values = {f: get(f) for f in ("phone", "name", "organisation", "title", "region", "notes")}
-    for f, v in values.items():
+    for v in values.values():
         if len(v) > MAX_CELL:
-            return reject(f"{f} is longer than {MAX_CELL} characters")
+            return reject(gettext_noop("a cell is longer than 1,000 characters"))
     result = phones.normalise(values["phone"], default_region)
     if isinstance(result, phones.Invalid):
         return reject(result.reason)

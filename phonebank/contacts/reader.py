@@ -129,8 +129,21 @@ MAX_CELL = 1000  # a cell longer than this is not a contact field; the row is re
 _SAMPLE = 64 * 1024
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for translation (makemessages finds it); translated where shown."""
+    return message
+
+
 class FileProblem(Exception):
-    """The file as a whole cannot be imported. The message says what was found and expected."""
+    """The file as a whole cannot be imported. The message says what was found and expected.
+
+    ``template`` and ``params`` are kept apart so the page can show the message in the
+    reader's language; ``str()`` is the English text (for the CLI and logs).
+    """
+
+    def __init__(self, template: str, **params: object):
+        self.template, self.params = template, {k: str(v) for k, v in params.items()}
+        super().__init__(template % self.params if self.params else template)
 
 
 def fold(header: object) -> str:
@@ -147,8 +160,12 @@ def parse_mapping(text: str) -> dict[str, str]:
         key = key.strip().lower()
         if not sep or key not in FIELDS or not value.strip():
             raise FileProblem(
-                f"Column mapping {part.strip()!r} is not understood: use FIELD=COLUMN with "
-                f"FIELD one of {', '.join(FIELDS)} and COLUMN a header or a column number."
+                gettext_noop(
+                    "Column mapping %(part)s is not understood: use FIELD=COLUMN with FIELD "
+                    "one of %(fields)s and COLUMN a header or a column number."
+                ),
+                part=repr(part.strip()),
+                fields=", ".join(FIELDS),
             )
         mapping[key] = value.strip()
     return mapping
@@ -186,7 +203,12 @@ def _resolve_columns(headers: list[str], mapping: dict[str, str]) -> tuple[dict[
             index = int(target) - 1
             if index < 0 or index >= max(len(headers), 1):
                 raise FileProblem(
-                    f"Column mapping {f}={target}: the file has {len(headers)} columns."
+                    gettext_noop(
+                        "Column mapping %(field)s=%(column)s: the file has %(n)s columns."
+                    ),
+                    field=f,
+                    column=target,
+                    n=len(headers),
                 )
             detected[f] = index
         else:
@@ -194,14 +216,20 @@ def _resolve_columns(headers: list[str], mapping: dict[str, str]) -> tuple[dict[
                 detected[f] = folded.index(fold(target))
             except ValueError:
                 raise FileProblem(
-                    f"Column mapping {f}={target}: no such column. Found: "
-                    f"{', '.join(str(h) for h in headers) or '(nothing)'}."
+                    gettext_noop(
+                        "Column mapping %(field)s=%(column)s: no such column. Found: %(found)s."
+                    ),
+                    field=f,
+                    column=target,
+                    found=", ".join(str(h) for h in headers) or "-",
                 ) from None
     if "phone" not in detected:
-        shown = ", ".join(repr(str(h)) for h in headers[:12]) or "(an empty first row)"
         raise FileProblem(
-            f"No phone column found. The first row has {shown}; expected a header such as "
-            f"电话, 手机, 手机号码, phone or mobile, or an explicit mapping such as phone=3."
+            gettext_noop(
+                "No phone column found. The first row has %(found)s; expected a header such as "
+                "电话, 手机, 手机号码, phone or mobile, or an explicit mapping such as phone=3."
+            ),
+            found=", ".join(repr(str(h)) for h in headers[:12]) or "-",
         )
     return detected, has_header
 
@@ -240,11 +268,19 @@ def _detect_encoding(opener: Callable[[], BinaryIO], head: bytes) -> tuple[str, 
         if head.startswith(bom):
             ok, lines, where = _scan(opener, enc)
             if not ok:
-                raise FileProblem(f"The file starts like {enc} but cannot be read at {where}.")
+                raise FileProblem(
+                    gettext_noop(
+                        "The file starts like %(encoding)s but cannot be read at %(where)s."
+                    ),
+                    encoding=enc,
+                    where=where,
+                )
             return enc, lines
     if b"\x00" in head:
         raise FileProblem(
-            "The file is not text: expected CSV (UTF-8 or GB18030) or an Excel .xlsx file."
+            gettext_noop(
+                "The file is not text: expected CSV (UTF-8 or GB18030) or an Excel .xlsx file."
+            )
         )
     ok, lines, where_utf8 = _scan(opener, "utf-8")
     if ok:
@@ -253,8 +289,12 @@ def _detect_encoding(opener: Callable[[], BinaryIO], head: bytes) -> tuple[str, 
     if ok:
         return "gb18030", lines
     raise FileProblem(
-        f"The file's encoding is not supported: it is not UTF-8 (unreadable at {where_utf8}) "
-        f"nor GB18030 (unreadable at {where_gb}). Save it as CSV UTF-8 and import it again."
+        gettext_noop(
+            "The file's encoding is not supported: it is not UTF-8 (unreadable at %(utf8)s) "
+            "nor GB18030 (unreadable at %(gb)s). Save it as CSV UTF-8 and import it again."
+        ),
+        utf8=where_utf8,
+        gb=where_gb,
     )
 
 
@@ -327,7 +367,7 @@ def _open_xlsx(opener, mapping) -> Table:
     try:
         wb = openpyxl.load_workbook(data, read_only=True, data_only=True)
         if not wb.worksheets:
-            raise FileProblem("The workbook has no sheets.")
+            raise FileProblem(gettext_noop("The workbook has no sheets."))
         max_row = wb.worksheets[0].max_row
         wb.close()
         header_line, headers = 0, []
@@ -339,8 +379,11 @@ def _open_xlsx(opener, mapping) -> Table:
         raise
     except (InvalidFileException, KeyError, ValueError, OSError, Exception) as exc:
         raise FileProblem(
-            f"The Excel file cannot be read ({type(exc).__name__}). "
-            "Expected an .xlsx workbook; save it again or export it as CSV."
+            gettext_noop(
+                "The Excel file cannot be read (%(error)s). Expected an .xlsx workbook; save it "
+                "again or export it as CSV."
+            ),
+            error=type(exc).__name__,
         ) from exc
     columns, has_header = _resolve_columns(headers, mapping)
     skip_until = header_line if has_header else header_line - 1
@@ -361,15 +404,19 @@ def open_table(opener: Callable[[], BinaryIO], mapping: dict[str, str] | None = 
         with opener() as fh:
             head = fh.read(_SAMPLE)
     except OSError as exc:
-        raise FileProblem(f"The file cannot be opened: {exc.strerror or exc}.") from exc
+        raise FileProblem(
+            gettext_noop("The file cannot be opened: %(error)s."), error=exc.strerror or exc
+        ) from exc
     if not head.strip():
-        raise FileProblem("The file is empty: expected a header row and contacts.")
+        raise FileProblem(gettext_noop("The file is empty: expected a header row and contacts."))
     if head.startswith(b"PK\x03\x04"):
         return _open_xlsx(opener, mapping)
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise FileProblem(
-            "This is an old Excel .xls file: save it as .xlsx or CSV and import again."
+            gettext_noop(
+                "This is an old Excel .xls file: save it as .xlsx or CSV and import again."
+            )
         )
     if head.startswith(b"%PDF"):
-        raise FileProblem("This is a PDF: expected CSV or an Excel .xlsx file.")
+        raise FileProblem(gettext_noop("This is a PDF: expected CSV or an Excel .xlsx file."))
     return _open_csv(opener, head, mapping)

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 
 from django.db.models import Count, QuerySet
+from django.utils.translation import gettext
 
 from phonebank.calling.models import Target, TargetStatus
 from phonebank.contacts.models import DoNotCall, ImportJob, ImportKind, ImportReject
@@ -69,7 +70,7 @@ def rejects_csv(job: ImportJob) -> Iterator[str]:
     yield flush()
     for reject in ImportReject.objects.filter(job=job).iterator(chunk_size=1000):
         cells = json.loads(reject.row) if reject.row else []
-        writer.writerow([reject.line, reject.reason, *(_defuse(c) for c in cells)])
+        writer.writerow([reject.line, gettext(reject.reason), *(_defuse(c) for c in cells)])
         yield flush()
 
 

@@ -206,7 +206,7 @@ def import_job_run(
     try:
         table = open_table(opener, job.mapping)
     except (FileProblem, crypto.DecryptionError) as exc:
-        return _fail(job, str(exc))
+        return _fail(job, exc)
     _run(job, table, progress=progress)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
@@ -267,13 +267,15 @@ def contacts_import_file(
     return _run(job, table, progress=progress)
 
 
-def _fail(job: ImportJob, message: str) -> ImportJob:
+def _fail(job: ImportJob, exc: Exception) -> ImportJob:
     with transaction.atomic():
         job.status = ImportStatus.FAILED
-        job.error = message
+        job.error = str(exc)
+        job.error_template = getattr(exc, "template", "")
+        job.error_params = getattr(exc, "params", {})
         job.finished_at = timezone.now()
-        job.save(update_fields=["status", "error", "finished_at"])
-        log_action(job, f"{job.kind}.import.failed", actor=job.created_by, error=message)
+        job.save(update_fields=["status", "error", "error_template", "error_params", "finished_at"])
+        log_action(job, f"{job.kind}.import.failed", actor=job.created_by, error=job.error)
     return job
 
 

@@ -16,12 +16,18 @@ from phonebank.lib import provinces
 
 MAX_INPUT = 64  # longer than any real number written with spaces and punctuation
 
+
+def gettext_noop(message: str) -> str:
+    """Marks a reason for translation; the rejects file shows it in the reader's language."""
+    return message
+
+
 _PARSE_REASONS = {
-    NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
-    NumberParseException.NOT_A_NUMBER: "not a phone number",
-    NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
-    NumberParseException.TOO_SHORT_NSN: "too short",
-    NumberParseException.TOO_LONG: "too long",
+    NumberParseException.INVALID_COUNTRY_CODE: gettext_noop("unknown country code"),
+    NumberParseException.NOT_A_NUMBER: gettext_noop("not a phone number"),
+    NumberParseException.TOO_SHORT_AFTER_IDD: gettext_noop("too short"),
+    NumberParseException.TOO_SHORT_NSN: gettext_noop("too short"),
+    NumberParseException.TOO_LONG: gettext_noop("too long"),
 }
 
 
@@ -46,17 +52,17 @@ def normalise(raw: object, default_region: str = "CN") -> Normalised | Invalid:
     """Any input gives either a valid E.164 number or a reason; it never raises."""
     text = "" if raw is None else str(raw).strip()
     if not text:
-        return Invalid("no phone number")
+        return Invalid(gettext_noop("no phone number"))
     if len(text) > MAX_INPUT:
-        return Invalid("too long to be a phone number")
+        return Invalid(gettext_noop("too long to be a phone number"))
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]  # spreadsheets turn 13800138000 into 13800138000.0
     try:
         number = phonenumbers.parse(text, default_region)
     except NumberParseException as exc:
-        return Invalid(_PARSE_REASONS.get(exc.error_type, "not a phone number"))
+        return Invalid(_PARSE_REASONS.get(exc.error_type, gettext_noop("not a phone number")))
     if not phonenumbers.is_valid_number(number):
-        return Invalid("not a valid number for its country")
+        return Invalid(gettext_noop("not a valid number for its country"))
     region = phonenumbers.region_code_for_number(number) or ""
     return Normalised(phonenumbers.format_number(number, PhoneNumberFormat.E164), region, number)
 
