@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "phonebank.campaigns",
     "phonebank.contacts",
     "phonebank.calling",
+    "phonebank.registry",
 ]
 
 MIDDLEWARE = [
@@ -132,6 +133,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
     "phonebank.accounts.middleware.NoStoreForSignedInMiddleware",
+    "phonebank.accounts.middleware.UserTimezoneMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 

@@ -23,6 +23,7 @@ urlpatterns = [
         ),
     ),
     path("campaigns/", include("phonebank.campaigns.urls")),
+    path("call/", include("phonebank.calling.urls")),
     path("", include("phonebank.contacts.urls")),
     path("api/", api.urls),
     path("admin/", admin.site.urls),

@@ -20,9 +20,24 @@ def test_links_keep_safe_schemes_with_noopener():
     assert 'rel="noopener noreferrer"' in html
 
 
-def test_caller_home_shows_the_rendered_script(signed_in, caller, campaign):
+def test_the_workspace_shows_the_rendered_script(signed_in, caller, campaign):
     campaign.script = "## Opening\n\n<b>raw</b>"
     campaign.save()
-    body = signed_in(caller).get("/").content.decode()
+    # The script shows beside a contact: give the caller one.
+    from phonebank.calling.models import Target
+    from phonebank.contacts.models import Contact
+    from phonebank.lib.fields import keyring
+
+    contact = Contact.objects.create(
+        blind_index=keyring().blind_index("+8613800138000"), phone="+8613800138000", timezone="UTC"
+    )
+    target = Target.objects.create(
+        campaign=campaign,
+        contact=contact,
+        lease_holder=caller,
+        lease_expires_at="2999-01-01T00:00:00Z",
+    )
+    assert target.pk
+    body = signed_in(caller).get("/call/spring/").content.decode()
     assert "<h2>Opening</h2>" in body
     assert "<b>raw</b>" not in body

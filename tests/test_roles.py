@@ -101,10 +101,11 @@ def test_the_django_admin_is_for_admins_only(signed_in, coordinator, admin):
     assert signed_in(admin).get("/admin/").status_code == 200
 
 
-def test_a_caller_home_lists_their_campaigns_only(signed_in, caller, other_campaign):
-    body = signed_in(caller).get("/").content.decode()
-    assert "Spring calls" in body
-    assert "Autumn calls" not in body
+def test_a_caller_lands_on_the_workspace_of_their_only_campaign(signed_in, caller, other_campaign):
+    client = signed_in(caller)
+    assert client.get("/")["Location"] == "/call/"
+    assert client.get("/call/")["Location"] == "/call/spring/"
+    assert client.get("/call/autumn/").status_code == 404
 
 
 def test_staff_land_on_the_campaign_list(signed_in, coordinator):

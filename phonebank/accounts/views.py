@@ -2,11 +2,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
 
 from phonebank.accounts.models import Role
-from phonebank.campaigns.models import Campaign
 
 
 class SignInView(auth_views.LoginView):
@@ -19,8 +18,7 @@ def home(request):
     """Staff land on their campaigns; callers on the campaigns they call for."""
     if request.user.role in (Role.ADMIN, Role.COORDINATOR):
         return redirect("campaigns:list")
-    campaigns = Campaign.objects.visible_to(request.user).order_by("name")
-    return render(request, "accounts/caller_home.html", {"campaigns": campaigns})
+    return redirect("calling:home")
 
 
 @never_cache

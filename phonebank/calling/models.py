@@ -2,13 +2,29 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phonebank.lib.fields import EncryptedTextField
+
 
 class TargetStatus(models.TextChoices):
     OPEN = "open", _("To call")
     CALLBACK = "callback", _("Callback agreed")
     DONE = "done", _("Finished")
+    EXHAUSTED = "exhausted", _("Attempts used up")
     CLOSED = "closed", _("Number not usable")
     DNC = "dnc", _("Do not call")
+
+
+class Outcome(models.TextChoices):
+    NO_ANSWER = "no_answer", _("No answer")
+    BUSY = "busy", _("Busy")
+    HUNG_UP = "hung_up", _("Hung up")
+    WRONG_NUMBER = "wrong_number", _("Wrong number")
+    INVALID_NUMBER = "invalid_number", _("Invalid number")
+    REFUSED = "refused", _("Refused")
+    DO_NOT_CALL = "do_not_call", _("Do not call again")
+    CALLBACK = "callback", _("Callback")
+    LISTENED = "listened", _("Listened")
+    DECLARED = "declared", _("Declared")
 
 
 class Target(models.Model):
@@ -25,6 +41,14 @@ class Target(models.Model):
     )
     attempts = models.PositiveIntegerField(default=0)
     next_call_at = models.DateTimeField(null=True, blank=True)
+    callback_caller = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_outcome = models.CharField(max_length=32, blank=True, default="", db_default="")
     lease_holder = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -33,13 +57,59 @@ class Target(models.Model):
         related_name="+",
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    leased_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["campaign", "contact"], name="target_unique")
         ]
-        indexes = [models.Index(fields=["campaign", "status", "next_call_at"])]
+        indexes = [
+            models.Index(fields=["campaign", "status", "next_call_at"]),
+            models.Index(fields=["lease_holder", "lease_expires_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"target {self.pk}"
+
+
+class CallAttempt(models.Model):
+    """One call: who called, when, what came of it. Notes are sealed.
+
+    It never refers to a declaration: the registry must not be linkable to calls.
+    """
+
+    target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="attempts_made")
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="attempts"
+    )
+    caller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    outcome = models.CharField(max_length=32, choices=Outcome.choices)
+    notes = EncryptedTextField(purpose="attempt.notes")
+    objections = models.ManyToManyField("campaigns.PlaybookEntry", blank=True, related_name="+")
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["campaign", "ended_at"]),
+            models.Index(fields=["caller", "ended_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"attempt {self.pk}: {self.outcome}"
+
+
+class ClaimWindow(models.Model):
+    """Per-caller claim counter for the rate limit (one fixed one-minute window)."""
+
+    caller = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    window_start = models.DateTimeField()
+    claims = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.caller_id}: {self.claims}"

@@ -8,7 +8,13 @@ from django.utils.translation import gettext as _
 
 from phonebank.accounts.services import membership_add
 from phonebank.audit.services import log_action
-from phonebank.campaigns.models import Campaign
+from phonebank.campaigns.models import (
+    DEFAULT_ORGANISATIONS,
+    DEFAULT_RETRY_RULES,
+    Campaign,
+    Organisation,
+    RetryRule,
+)
 from phonebank.lib import hours
 from phonebank.lib.errors import DomainError
 
@@ -31,6 +37,16 @@ def campaign_create(
         raise DomainError(_("A campaign with the short name %(slug)s exists.") % {"slug": slug})
     campaign = Campaign.objects.create(
         slug=slug, name=name, calling_hours=_checked_hours(calling_hours), **fields
+    )
+    RetryRule.objects.bulk_create(
+        RetryRule(campaign=campaign, outcome=o, delay_minutes=d, max_attempts=m)
+        for o, (d, m) in DEFAULT_RETRY_RULES.items()
+    )
+    Organisation.objects.bulk_create(
+        Organisation(
+            campaign=campaign, code=c, name_en=en, name_zh_hans=hans, name_zh_hant=hant, order=i
+        )
+        for i, (c, en, hans, hant) in enumerate(DEFAULT_ORGANISATIONS)
     )
     log_action(campaign, "campaigns.campaign.created", actor=actor, slug=slug)
     if actor is not None and actor.is_coordinator:

@@ -31,3 +31,15 @@ def markdown(text: str):
     from phonebank.lib.markdown import render
 
     return mark_safe(render(text))  # noqa: S308 - nh3 has sanitised it
+
+
+@register.filter
+def org_name(organisation, language: str) -> str:
+    return organisation.name(language or "en")
+
+
+@register.simple_tag
+def province_options():
+    """(code, name) of every province in the current language, for select boxes."""
+    language = get_language() or "en"
+    return [(p.code, provinces.name(p.code, language)) for p in provinces.PROVINCES]

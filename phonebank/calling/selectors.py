@@ -1,0 +1,126 @@
+"""Reads for calling: the queue's candidate query, the workspace, a caller's totals."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from django.core.cache import cache
+from django.db.models import Count, F, Q, QuerySet
+
+from phonebank.calling.models import CallAttempt, Target, TargetStatus
+from phonebank.contacts.models import DoNotCall
+from phonebank.lib import hours
+
+ZONES_TTL = 120  # seconds; new time zones appear only with imports
+
+
+def campaign_zones(campaign) -> list[str]:
+    """The distinct time zones of a campaign's contacts still in the queue (cached)."""
+    key = f"phonebank:zones:{campaign.pk}"
+    zones = cache.get(key)
+    if zones is None:
+        zones = sorted(
+            set(
+                Target.objects.filter(
+                    campaign=campaign, status__in=[TargetStatus.OPEN, TargetStatus.CALLBACK]
+                )
+                .values_list("contact__timezone", flat=True)
+                .distinct()
+            )
+        )
+        cache.set(key, zones, ZONES_TTL)
+    return zones
+
+
+def open_zones(campaign, now: datetime) -> list[str]:
+    """Time zones (as stored on contacts) where it is calling time now."""
+    week = campaign.schedule
+    return [
+        z
+        for z in campaign_zones(campaign)
+        if hours.state(week, z or campaign.default_timezone, now)[0]
+    ]
+
+
+def held_target(campaign, caller, now: datetime) -> Target | None:
+    """The contact this caller holds in this campaign under a live lease, if any."""
+    return (
+        Target.objects.select_related("contact")
+        .filter(campaign=campaign, lease_holder=caller, lease_expires_at__gt=now)
+        .first()
+    )
+
+
+def candidates(campaign, caller, now: datetime) -> list[QuerySet[Target]]:
+    """Who may be called now, in the order to hand them out (first non-empty query wins):
+
+    1. callbacks due for this caller;
+    2. callbacks due for anyone else and past the grace period;
+    3. contacts to call whose retry time has come (or that were never called).
+
+    Every query leaves out contacts on the do-not-call list, outside their calling hours,
+    or leased to someone else.
+    """
+    zones = open_zones(campaign, now)
+    grace = now - timedelta(minutes=campaign.callback_grace_minutes)
+    free = Q(lease_holder__isnull=True) | Q(lease_expires_at__lte=now)
+    base = (
+        Target.objects.filter(campaign=campaign, contact__timezone__in=zones)
+        .filter(free)
+        .exclude(contact__blind_index__in=DoNotCall.objects.values("blind_index"))
+    )
+    callbacks = base.filter(status=TargetStatus.CALLBACK).order_by("next_call_at", "id")
+    return [
+        callbacks.filter(callback_caller=caller, next_call_at__lte=now),
+        callbacks.filter(next_call_at__lte=grace),
+        base.filter(status=TargetStatus.OPEN)
+        .filter(Q(next_call_at__isnull=True) | Q(next_call_at__lte=now))
+        .order_by(F("next_call_at").asc(nulls_first=True), "id"),
+    ]
+
+
+def caller_today(caller, zone: str, now: datetime) -> dict[str, int]:
+    """A caller's own outcomes since midnight in their time zone (not a leaderboard)."""
+    tz = ZoneInfo(zone or "UTC")
+    midnight = now.astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    rows = (
+        CallAttempt.objects.filter(caller=caller, ended_at__gte=midnight)
+        .values("outcome")
+        .annotate(n=Count("id"))
+    )
+    totals = {r["outcome"]: r["n"] for r in rows}
+    totals["calls"] = sum(totals.values())
+    return totals
+
+
+def campaign_outcome_counts(campaign, caller=None) -> dict[str, int]:
+    """Calls by outcome in a campaign (only ``caller``'s when given)."""
+    qs = CallAttempt.objects.filter(campaign=campaign)
+    if caller is not None:
+        qs = qs.filter(caller=caller)
+    return {r["outcome"]: r["n"] for r in qs.values("outcome").annotate(n=Count("id"))}
+
+
+def callable_week(campaign, zone: str, now: datetime) -> list[tuple[datetime, datetime]]:
+    """This week's calling windows of a campaign's contacts, shown in the caller's zone.
+
+    Windows of every time zone present are merged (most campaigns have one).
+    """
+    week = campaign.schedule
+    tz = ZoneInfo(zone or "UTC")
+    spans: list[tuple[datetime, datetime]] = []
+    for contact_zone in campaign_zones(campaign) or [campaign.default_timezone]:
+        for start, end in hours.windows(
+            week, contact_zone or campaign.default_timezone, now - timedelta(days=1), 9
+        ):
+            spans.append((start.astimezone(tz), end.astimezone(tz)))
+    spans.sort()
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    horizon = now + timedelta(days=7)
+    return [(s, e) for s, e in merged if e > now and s < horizon]
