@@ -6,17 +6,33 @@ input.
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from django.http import Http404
-from ninja import NinjaAPI, Query, Schema
+from django.utils import timezone
+from ninja import NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import Field
 
 from phonebank.accounts.models import Role
 from phonebank.api.auth import TokenAuth
-from phonebank.api.schemas import ContactPage, Error
+from phonebank.api.schemas import (
+    ClaimOut,
+    ContactPage,
+    Error,
+    Ok,
+    OutcomeIn,
+    OutcomeOut,
+    StatsOut,
+)
+from phonebank.calling import selectors as calling_selectors
+from phonebank.calling import services as calling
+from phonebank.calling.models import Outcome, Target
 from phonebank.campaigns.models import Campaign
 from phonebank.contacts import selectors
 from phonebank.lib import phones
+from phonebank.lib.errors import DomainError
 
 api = NinjaAPI(
     title="phonebank API",
@@ -91,4 +107,133 @@ def campaign_contacts(request, slug: str, filters: Query[ContactFilters]):
             }
             for t in rows
         ],
+    }
+
+
+# -- calling -----------------------------------------------------------------------------------
+
+
+def _member_campaign(user, slug: str) -> Campaign:
+    campaign = Campaign.objects.visible_to(user).filter(slug=slug).first()
+    if campaign is None:
+        raise Http404
+    return campaign
+
+
+def _target_of(user, pk: int) -> Target:
+    """A target in one of the user's campaigns; 404 otherwise (its existence is not told)."""
+    target = (
+        Target.objects.select_related("contact", "campaign")
+        .filter(pk=pk, campaign__in=Campaign.objects.visible_to(user))
+        .first()
+    )
+    if target is None:
+        raise Http404
+    return target
+
+
+@api.exception_handler(calling.LeaseLost)
+def lease_lost(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(calling.RateLimited)
+def rate_limited(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=429)
+
+
+@api.exception_handler(DomainError)
+def refused(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=400)
+
+
+@api.post(
+    "/campaigns/{slug}/claim",
+    response={200: ClaimOut, 204: None, 404: Error, 409: Error, 429: Error},
+    summary="Lease the next contact that may be called now (204: nobody now)",
+)
+def claim(request, slug: str):
+    campaign = _member_campaign(request.user, slug)
+    result = calling.target_claim(campaign=campaign, caller=request.user)
+    if result is None:
+        return Status(204, None)
+    target = result.target
+    zone = target.contact.timezone or campaign.default_timezone
+    return {
+        "target": target.pk,
+        "lease_expires_at": target.lease_expires_at.isoformat(),
+        "contact": {
+            "name": target.contact.name,
+            "phone": target.contact.phone,
+            "province": target.contact.province,
+            "timezone": zone,
+            "local_time": timezone.now().astimezone(ZoneInfo(zone)).isoformat(timespec="minutes"),
+        },
+    }
+
+
+def _parse_callback(text: str | None, zone: str):
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise HttpError(400, "callback_at must be an ISO 8601 date and time.") from None
+    return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(zone))
+
+
+@api.post(
+    "/targets/{pk}/outcome",
+    response={200: OutcomeOut, 400: Error, 404: Error, 409: Error},
+    summary="Record the outcome of a call on a contact you hold",
+)
+def outcome(request, pk: int, body: OutcomeIn):
+    target = _target_of(request.user, pk)
+    zone = target.contact.timezone or target.campaign.default_timezone
+    attempt, receipt = calling.outcome_record(
+        target=target,
+        caller=request.user,
+        outcome=body.outcome,
+        notes=body.notes,
+        callback_at=_parse_callback(body.callback_at, zone),
+        objections=body.objections,
+        declaration=body.declaration.model_dump() if body.declaration else None,
+    )
+    target.refresh_from_db()
+    return {
+        "attempt": attempt.pk,
+        "outcome": attempt.outcome,
+        "status": target.status,
+        "next_call_at": target.next_call_at.isoformat() if target.next_call_at else None,
+        "receipt": receipt,
+    }
+
+
+@api.post(
+    "/targets/{pk}/release",
+    response={200: Ok, 404: Error, 409: Error},
+    summary="Give a contact back to the queue without recording a call",
+)
+def release(request, pk: int):
+    target = _target_of(request.user, pk)
+    calling.target_release(target=target, caller=request.user)
+    return {"ok": True}
+
+
+@api.get(
+    "/campaigns/{slug}/stats",
+    response={200: StatsOut, 404: Error},
+    summary="Calls by outcome: the whole campaign for its staff, your own for callers",
+)
+def stats(request, slug: str):
+    campaign = _member_campaign(request.user, slug)
+    staff = request.user.role in (Role.ADMIN, Role.COORDINATOR)
+    counts = calling_selectors.campaign_outcome_counts(
+        campaign, caller=None if staff else request.user
+    )
+    return {
+        "campaign": campaign.slug,
+        "scope": "campaign" if staff else "caller",
+        "outcomes": {code: counts.get(code, 0) for code in Outcome.values},
+        "calls": sum(counts.values()),
     }

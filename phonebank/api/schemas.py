@@ -21,3 +21,51 @@ class ContactPage(Schema):
     limit: int
     offset: int
     contacts: list[ContactOut]
+
+
+class ClaimContact(Schema):
+    name: str
+    phone: str  # E.164: only the caller holding the lease gets it
+    province: str
+    timezone: str
+    local_time: str
+
+
+class ClaimOut(Schema):
+    target: int
+    lease_expires_at: str
+    contact: ClaimContact
+
+
+class DeclarationIn(Schema):
+    alias: str
+    organisations: list[str]
+    consent: bool
+    province: str = ""
+
+
+class OutcomeIn(Schema):
+    outcome: str
+    notes: str = ""
+    callback_at: str | None = None  # ISO 8601; without an offset, the contact's local time
+    objections: list[int] = []
+    declaration: DeclarationIn | None = None
+
+
+class OutcomeOut(Schema):
+    attempt: int
+    outcome: str
+    status: str
+    next_call_at: str | None
+    receipt: str | None = None
+
+
+class Ok(Schema):
+    ok: bool
+
+
+class StatsOut(Schema):
+    campaign: str
+    scope: str  # "campaign" or "caller"
+    outcomes: dict[str, int]
+    calls: int

@@ -31,6 +31,15 @@ SHORTCUTS = {
     Outcome.DECLARED: "0",
 }
 
+# The outcomes recorded with one key press, in key order (callback and declaration open a form).
+OUTCOME_BUTTONS = sorted(
+    (
+        (SHORTCUTS[code], code, label)
+        for code, label in Outcome.choices
+        if code not in (Outcome.CALLBACK, Outcome.DECLARED)
+    ),
+)
+
 
 def _campaign(user, slug: str) -> Campaign:
     """A campaign the user is a member of (admins: any); 404 otherwise."""

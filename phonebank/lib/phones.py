@@ -93,6 +93,14 @@ def place(n: Normalised) -> Place:
     return _place_for(n.e164)
 
 
+def display(e164: str) -> str:
+    """The international format, grouped for reading: +86 138 0013 8000."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(e164), PhoneNumberFormat.INTERNATIONAL)
+    except NumberParseException:
+        return e164
+
+
 def mask(e164: str) -> str:
     """+86 138****5678: enough to tell numbers apart in a list, not enough to dial."""
     try:

@@ -13,6 +13,12 @@ def masked(e164: str) -> str:
 
 
 @register.filter
+def phone_display(e164: str) -> str:
+    """+86 138 0013 8000: readable to dial by hand (only the caller holding it sees this)."""
+    return phones.display(e164) if e164 else ""
+
+
+@register.filter
 def province_name(code: str) -> str:
     return provinces.name(code, get_language() or "en")
 
