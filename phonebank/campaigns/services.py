@@ -13,10 +13,13 @@ from phonebank.campaigns.models import (
     DEFAULT_RETRY_RULES,
     Campaign,
     Organisation,
+    PlaybookEntry,
     RetryRule,
 )
 from phonebank.lib import hours
 from phonebank.lib.errors import DomainError
+
+RESERVED_SLUGS = {"when", "new"}  # URL words beside /call/<slug>/ and /campaigns/<slug>/
 
 
 def _checked_hours(text: str) -> str:
@@ -33,6 +36,8 @@ def campaign_create(
     """A new campaign; a coordinator who creates one becomes its member."""
     if slug != slugify(slug) or not slug:
         raise DomainError(_("The short name may use only lower-case letters, digits and hyphens."))
+    if slug in RESERVED_SLUGS:
+        raise DomainError(_("The short name %(slug)s is reserved.") % {"slug": slug})
     if Campaign.objects.filter(slug=slug).exists():
         raise DomainError(_("A campaign with the short name %(slug)s exists.") % {"slug": slug})
     campaign = Campaign.objects.create(
@@ -66,3 +71,68 @@ def campaign_update(*, campaign: Campaign, actor, **fields) -> Campaign:
         campaign.save(update_fields=changed)
         log_action(campaign, "campaigns.campaign.updated", actor=actor, fields=changed)
     return campaign
+
+
+@transaction.atomic
+def retry_rules_set(*, campaign: Campaign, rules: dict[str, tuple[int, int]], actor) -> None:
+    """Replace the campaign's retry policy; outcomes left out are not retried."""
+    RetryRule.objects.filter(campaign=campaign).exclude(outcome__in=rules).delete()
+    for outcome, (delay, most) in rules.items():
+        RetryRule.objects.update_or_create(
+            campaign=campaign,
+            outcome=outcome,
+            defaults={"delay_minutes": delay, "max_attempts": most},
+        )
+    log_action(
+        campaign,
+        "campaigns.retry_rules.changed",
+        actor=actor,
+        rules={k: list(v) for k, v in rules.items()},
+    )
+
+
+@transaction.atomic
+def playbook_entry_save(
+    *, campaign: Campaign, actor, entry: PlaybookEntry | None = None, **fields
+) -> PlaybookEntry:
+    """Add an objection to the playbook, or change one."""
+    entry = entry or PlaybookEntry(campaign=campaign)
+    for name, value in fields.items():
+        setattr(entry, name, value)
+    entry.save()
+    log_action(entry, "campaigns.playbook.saved", actor=actor, campaign=campaign.slug)
+    return entry
+
+
+@transaction.atomic
+def playbook_entry_delete(*, entry: PlaybookEntry, actor) -> None:
+    log_action(entry, "campaigns.playbook.deleted", actor=actor, campaign=entry.campaign.slug)
+    entry.delete()
+
+
+@transaction.atomic
+def organisation_save(*, campaign: Campaign, actor, **fields) -> Organisation:
+    """Offer one more organisation in declarations (codes are permanent once used)."""
+    if Organisation.objects.filter(campaign=campaign, code=fields["code"]).exists():
+        raise DomainError(_("The code %(code)s is in use.") % {"code": fields["code"]})
+    org = Organisation.objects.create(campaign=campaign, **fields)
+    log_action(org, "campaigns.organisation.added", actor=actor, code=org.code)
+    return org
+
+
+@transaction.atomic
+def organisation_delete(*, organisation: Organisation, actor) -> None:
+    log_action(organisation, "campaigns.organisation.removed", actor=actor, code=organisation.code)
+    organisation.delete()
+
+
+def member_add(*, campaign: Campaign, username: str, actor):
+    """Add an existing user to a campaign. Coordinators may add callers; admins anyone."""
+    from phonebank.accounts.models import Role, User
+
+    user = User.objects.filter(username__iexact=username.strip(), is_active=True).first()
+    if user is None:
+        raise DomainError(_("No active user is called %(name)s.") % {"name": username})
+    if actor.role != Role.ADMIN and user.role != Role.CALLER:
+        raise DomainError(_("Coordinators can add callers; ask an admin to add staff."))
+    return membership_add(user=user, campaign=campaign, actor=actor)

@@ -1,11 +1,20 @@
 from django.contrib import messages
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from phonebank.accounts.models import Membership
 from phonebank.accounts.permissions import campaign_for_staff, staff_required
+from phonebank.accounts.services import membership_remove
 from phonebank.campaigns import services
-from phonebank.campaigns.forms import CampaignForm
-from phonebank.campaigns.models import Campaign
+from phonebank.campaigns.forms import (
+    CampaignForm,
+    MemberForm,
+    OrganisationForm,
+    PlaybookEntryForm,
+    RetryRulesForm,
+)
+from phonebank.campaigns.models import Campaign, Organisation, PlaybookEntry
 from phonebank.contacts import selectors as contact_selectors
 from phonebank.lib.errors import DomainError
 
@@ -54,4 +63,115 @@ def campaign_detail(request, slug):
             "counts": contact_selectors.target_counts(campaign),
             "members": campaign.memberships.select_related("user").order_by("user__username"),
         },
+    )
+
+
+@staff_required
+def playbook(request, slug, pk=None):
+    """The objection playbook: every entry editable in place, one form to add."""
+    campaign = campaign_for_staff(request.user, slug)
+    entry = get_object_or_404(PlaybookEntry, pk=pk, campaign=campaign) if pk else None
+    form = PlaybookEntryForm(request.POST or None, instance=entry, prefix=f"e{pk or 'new'}")
+    if request.method == "POST":
+        if "delete" in request.POST and entry is not None:
+            services.playbook_entry_delete(entry=entry, actor=request.user)
+            messages.success(request, _("Removed."))
+            return redirect("campaigns:playbook", slug=slug)
+        if form.is_valid():
+            services.playbook_entry_save(
+                campaign=campaign, actor=request.user, entry=entry, **form.cleaned_data
+            )
+            messages.success(request, _("Saved."))
+            return redirect("campaigns:playbook", slug=slug)
+    entries = [
+        (
+            e,
+            form
+            if entry is not None and e.pk == entry.pk
+            else PlaybookEntryForm(instance=e, prefix=f"e{e.pk}"),
+        )
+        for e in campaign.playbook.all()
+    ]
+    new_form = form if entry is None else PlaybookEntryForm(prefix="enew")
+    return render(
+        request,
+        "campaigns/playbook.html",
+        {"campaign": campaign, "entries": entries, "new_form": new_form, "tab": "playbook"},
+    )
+
+
+@staff_required
+def rules(request, slug):
+    """Retry policy and the organisations a declaration may name."""
+    campaign = campaign_for_staff(request.user, slug)
+    current = {r.outcome: (r.delay_minutes, r.max_attempts) for r in campaign.retry_rules.all()}
+    rules_form = RetryRulesForm(request.POST if "rules" in request.POST else None, rules=current)
+    org_form = OrganisationForm(request.POST if "organisation" in request.POST else None)
+    if request.method == "POST":
+        if "rules" in request.POST and rules_form.is_valid():
+            services.retry_rules_set(
+                campaign=campaign, rules=rules_form.rules(), actor=request.user
+            )
+            messages.success(request, _("Saved."))
+            return redirect("campaigns:rules", slug=slug)
+        if "organisation" in request.POST and org_form.is_valid():
+            try:
+                services.organisation_save(
+                    campaign=campaign, actor=request.user, **org_form.cleaned_data
+                )
+            except DomainError as exc:
+                org_form.add_error("code", str(exc))
+            else:
+                messages.success(request, _("Saved."))
+                return redirect("campaigns:rules", slug=slug)
+        if "remove_organisation" in request.POST:
+            org = get_object_or_404(
+                Organisation, campaign=campaign, pk=request.POST.get("remove_organisation")
+            )
+            services.organisation_delete(organisation=org, actor=request.user)
+            messages.success(request, _("Removed."))
+            return redirect("campaigns:rules", slug=slug)
+    return render(
+        request,
+        "campaigns/rules.html",
+        {
+            "campaign": campaign,
+            "rules_form": rules_form,
+            "org_form": org_form,
+            "organisations": campaign.organisations.all(),
+            "tab": "rules",
+        },
+    )
+
+
+@staff_required
+def people(request, slug):
+    """The campaign's members: add an existing caller by username, or remove one."""
+    campaign = campaign_for_staff(request.user, slug)
+    form = MemberForm(request.POST if "username" in request.POST else None)
+    if request.method == "POST":
+        if "remove" in request.POST:
+            membership = get_object_or_404(
+                Membership, campaign=campaign, pk=request.POST.get("remove")
+            )
+            if membership.user.role != "caller" and not request.user.is_admin:
+                raise PermissionDenied
+            membership_remove(membership=membership, actor=request.user)
+            messages.success(request, _("Removed."))
+            return redirect("campaigns:people", slug=slug)
+        if form.is_valid():
+            try:
+                services.member_add(
+                    campaign=campaign, username=form.cleaned_data["username"], actor=request.user
+                )
+            except DomainError as exc:
+                form.add_error("username", str(exc))
+            else:
+                messages.success(request, _("Added."))
+                return redirect("campaigns:people", slug=slug)
+    members = campaign.memberships.select_related("user").order_by("user__role", "user__username")
+    return render(
+        request,
+        "campaigns/people.html",
+        {"campaign": campaign, "form": form, "members": members, "tab": "people"},
     )
