@@ -1,3 +1,4 @@
+import logging
 import signal
 import time
 
@@ -5,6 +6,8 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from phonebank.contacts import services
+
+log = logging.getLogger("phonebank.worker")
 
 
 class Command(BaseCommand):
@@ -28,7 +31,14 @@ class Command(BaseCommand):
             job = services.import_job_claim()
             if job is not None:
                 self.stdout.write(f"import {job.pk}: running")
-                job = services.import_job_run(job)
+                try:
+                    job = services.import_job_run(job)
+                except Exception as exc:
+                    # Only the type: a message could quote a row of the file. The job stays
+                    # "running" and is resumed from its last batch when its heartbeat ages.
+                    log.error("import %s stopped by %s", job.pk, type(exc).__name__)
+                    time.sleep(poll)
+                    continue
                 self.stdout.write(f"import {job.pk}: {job.status} {job.counts()}")
                 continue
             if once:
