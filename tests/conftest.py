@@ -66,3 +66,12 @@ def signed_in(client):
         return client
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A request in Chinese leaves the thread's language set; start each test in English."""
+    from django.utils import translation
+
+    yield
+    translation.activate("en")
