@@ -68,6 +68,7 @@ class PlaybookEntryForm(forms.ModelForm):
         model = PlaybookEntry
         fields = ["objection", "response", "tags", "order"]
         widgets = {"response": forms.Textarea(attrs={"rows": 3})}
+        labels = {"order": _("Order")}
 
 
 class OrganisationForm(forms.ModelForm):

@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from phonebank.contacts.reader import FileProblem, parse_mapping
@@ -30,7 +31,7 @@ class ImportForm(forms.Form):
         try:
             return parse_mapping(self.cleaned_data["mapping"])
         except FileProblem as exc:
-            raise forms.ValidationError(str(exc)) from exc
+            raise forms.ValidationError(gettext(exc.template) % exc.params) from exc
 
     def clean_default_region(self):
         import phonenumbers

@@ -484,7 +484,7 @@ def _normalise_or_error(raw: str, region: str) -> phones.Normalised:
             _("%(number)s is not a valid phone number: %(reason)s.")
             % {
                 "number": phones.mask(str(raw)) if len(str(raw)) > 6 else raw,
-                "reason": result.reason,
+                "reason": _(result.reason),
             }
         )
     return result
