@@ -6,7 +6,7 @@ input.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
@@ -121,12 +121,11 @@ def _member_campaign(user, slug: str) -> Campaign:
 
 
 def _target_of(user, pk: int) -> Target:
-    """A target in one of the user's campaigns; 404 otherwise (its existence is not told)."""
-    target = (
-        Target.objects.select_related("contact", "campaign")
-        .filter(pk=pk, campaign__in=Campaign.objects.visible_to(user))
-        .first()
-    )
+    """A target in one of the user's campaigns; 404 otherwise (its existence is not told).
+
+    Its contact and campaign load when first used: outcome_record reads the row afresh.
+    """
+    target = Target.objects.filter(pk=pk, campaign__in=Campaign.objects.visible_to(user)).first()
     if target is None:
         raise Http404
     return target
@@ -189,22 +188,27 @@ def _parse_callback(text: str | None, zone: str):
 )
 def outcome(request, pk: int, body: OutcomeIn):
     target = _target_of(request.user, pk)
-    zone = target.contact.timezone or target.campaign.default_timezone
+    callback_at = None
+    if body.callback_at:
+        zone = target.contact.timezone or target.campaign.default_timezone
+        callback_at = _parse_callback(body.callback_at, zone)
     attempt, receipt = calling.outcome_record(
         target=target,
         caller=request.user,
         outcome=body.outcome,
         notes=body.notes,
-        callback_at=_parse_callback(body.callback_at, zone),
+        callback_at=callback_at,
         objections=body.objections,
         declaration=body.declaration.model_dump() if body.declaration else None,
     )
-    target.refresh_from_db()
+    saved = attempt.target  # the row as outcome_record saved it (times shown in UTC, as stored)
     return {
         "attempt": attempt.pk,
         "outcome": attempt.outcome,
-        "status": target.status,
-        "next_call_at": target.next_call_at.isoformat() if target.next_call_at else None,
+        "status": saved.status,
+        "next_call_at": saved.next_call_at.astimezone(UTC).isoformat()
+        if saved.next_call_at
+        else None,
         "receipt": receipt,
     }
 

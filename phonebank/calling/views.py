@@ -68,6 +68,7 @@ def _context(request, campaign, target=None, form=None, **extra):
         "totals": selectors.caller_today(request.user, request.user.timezone, now),
         "shortcuts": SHORTCUTS,
         "outcomes": Outcome.choices,
+        "outcome_buttons": OUTCOME_BUTTONS,
         **extra,
     }
     if target is not None:

@@ -53,8 +53,15 @@ def init_worker(keyring_text: str) -> None:
     _keyring = Keyring.loads(keyring_text)
 
 
-def _seal(keyring: Keyring, value: str, purpose: str) -> str:
-    return keyring.encrypt(value, purpose) if value else ""
+_FIELDS = ("phone", "name", "organisation", "title", "region", "notes")
+
+
+def _reject(keyring: Keyring, line: int, cells: list[str], reason: str) -> Reject:
+    return Reject(
+        line,
+        reason,
+        keyring.encrypt(json.dumps(cells, ensure_ascii=False), "import.reject.row"),
+    )
 
 
 def parse_row(
@@ -65,39 +72,33 @@ def parse_row(
     default_region: str,
     enrich: bool = True,
 ) -> Record | Reject:
-    def get(f: str) -> str:
+    # Runs once per row of every import: plain loops and locals, no closures or dicts.
+    n = len(cells)
+    values = []
+    for f in _FIELDS:
         i = columns.get(f)
-        return cells[i].strip() if i is not None and i < len(cells) else ""
-
-    def reject(reason: str) -> Reject:
-        return Reject(
-            line,
-            reason,
-            keyring.encrypt(json.dumps(cells, ensure_ascii=False), "import.reject.row"),
-        )
-
-    values = {f: get(f) for f in ("phone", "name", "organisation", "title", "region", "notes")}
-    for v in values.values():
-        if len(v) > MAX_CELL:
-            return reject(gettext_noop("a cell is longer than 1,000 characters"))
-    result = phones.normalise(values["phone"], default_region)
+        values.append(cells[i].strip() if i is not None and i < n else "")
+    if max(map(len, values)) > MAX_CELL:
+        return _reject(keyring, line, cells, gettext_noop("a cell is longer than 1,000 characters"))
+    phone, name, organisation, title, region, notes = values
+    result = phones.normalise(phone, default_region)
     if isinstance(result, phones.Invalid):
-        return reject(result.reason)
+        return _reject(keyring, line, cells, result.reason)
     if enrich:
-        place = phones.place(result)
-        province, city_zh, city_en, tz = place
-        if not province and values["region"] and result.region == "CN":
-            province, _ = provinces.match(values["region"])
+        province, city_zh, city_en, tz = phones.place(result)
+        if not province and region and result.region == "CN":
+            province, _ = provinces.match(region)
     else:
         province = city_zh = city_en = tz = ""
+    encrypt = keyring.encrypt
     return Record(
         line,
         keyring.blind_index(result.e164),
-        keyring.encrypt(result.e164, "contact.phone"),
-        _seal(keyring, values["name"], "contact.name"),
-        _seal(keyring, values["organisation"], "contact.organisation"),
-        _seal(keyring, values["title"], "contact.title"),
-        _seal(keyring, values["notes"], "contact.notes"),
+        encrypt(result.e164, "contact.phone"),
+        encrypt(name, "contact.name") if name else "",
+        encrypt(organisation, "contact.organisation") if organisation else "",
+        encrypt(title, "contact.title") if title else "",
+        encrypt(notes, "contact.notes") if notes else "",
         result.region,
         province,
         city_zh[:64],

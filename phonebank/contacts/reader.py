@@ -317,6 +317,9 @@ def _open_csv(opener, head: bytes, mapping) -> Table:
     first_line = sample.split("\n", 1)[0]
     try:
         dialect = csv.Sniffer().sniff(first_line, delimiters=",;\t|")
+        # One line rarely shows a doubled quote, so the sniffer guesses False; every
+        # spreadsheet writes "" for a quote inside a quoted cell.
+        dialect.doublequote = True
     except csv.Error:
         dialect = csv.excel
     rows = _csv_reader(opener, encoding, dialect)

@@ -95,7 +95,8 @@ class Keyring:
 
     def with_new_key(self) -> Keyring:
         """A keyring with a fresh current data key; the old ones stay for reading."""
-        n = 1 + max(int(k[1:]) for k in self.data_keys if k[1:].isdigit())
+        # Ids need not be k<n> (a keyring may come from PHONEBANK_DATA_KEY_FILE).
+        n = 1 + max((int(k[1:]) for k in self.data_keys if k[1:].isdigit()), default=0)
         kid = f"k{n}"
         return Keyring(self.index_key, {**self.data_keys, kid: secrets.token_bytes(32)}, kid)
 
@@ -173,7 +174,10 @@ def open_stream(keyring: Keyring, src, file_id: str):
     head = src.read(len(_MAGIC) + 1)
     if head[: len(_MAGIC)] != _MAGIC:
         raise DecryptionError("not a sealed upload")
-    kid = src.read(head[-1]).decode()
+    try:
+        kid = src.read(head[-1]).decode("ascii")
+    except UnicodeDecodeError:
+        raise DecryptionError("not a sealed upload") from None
     aead = keyring._aead.get(kid)
     if aead is None:
         raise DecryptionError(f"upload sealed under key {kid!r}, which is not loaded")
@@ -182,8 +186,13 @@ def open_stream(keyring: Keyring, src, file_id: str):
         size_b = src.read(4)
         if len(size_b) != 4:
             raise DecryptionError("sealed upload is truncated")
+        size = int.from_bytes(size_b, "big")
+        if size > CHUNK + 16:  # a chunk and its tag; anything larger is corruption
+            raise DecryptionError(f"sealed upload chunk {index} is too large")
         nonce = src.read(_NONCE)
-        sealed = src.read(int.from_bytes(size_b, "big"))
+        sealed = src.read(size)
+        if len(nonce) != _NONCE or len(sealed) != size:  # a length field that lies is tampering
+            raise DecryptionError("sealed upload is truncated")
         for last in (0, 1):
             try:
                 plain = aead.decrypt(nonce, sealed, f"{file_id}:{index}:{last}".encode())

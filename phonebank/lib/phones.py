@@ -63,34 +63,57 @@ def normalise(raw: object, default_region: str = "CN") -> Normalised | Invalid:
         return Invalid(_PARSE_REASONS.get(exc.error_type, gettext_noop("not a phone number")))
     if not phonenumbers.is_valid_number(number):
         return Invalid(gettext_noop("not a valid number for its country"))
+    e164 = phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    if len(e164) > 16:  # E.164 allows 15 digits; phonenumbers accepts some longer (DE, JP)
+        return Invalid(gettext_noop("too long"))
     region = phonenumbers.region_code_for_number(number) or ""
-    return Normalised(phonenumbers.format_number(number, PhoneNumberFormat.E164), region, number)
+    return Normalised(e164, region, number)
 
 
-@functools.lru_cache(maxsize=65536)
-def _place_for(e164: str) -> Place:
+def _describe(number: phonenumbers.PhoneNumber) -> Place:
     from phonenumbers import geocoder, timezone
 
-    number = phonenumbers.parse(e164)
     zh = geocoder.description_for_valid_number(number, "zh")
     en = geocoder.description_for_valid_number(number, "en")
+    zones = timezone.time_zones_for_geographical_number(number)
+    tz = zones[0] if zones and zones[0] != timezone.UNKNOWN_TIMEZONE else ""
+    return _place_from(zh, en, tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _place_from(zh: str, en: str, tz: str) -> Place:
+    """The province code and city names from the geocoder's text (a few thousand values)."""
     code, rest = provinces.match(zh)
     city_zh = rest if code else ""
     city_en = en.split(",")[0].strip() if code and "," in en else (en if code else "")
     if code and city_en == provinces.BY_CODE[code].en and not rest:
         city_en = ""
-    zones = timezone.time_zones_for_geographical_number(number)
-    tz = zones[0] if zones and zones[0] != timezone.UNKNOWN_TIMEZONE else ""
     return Place(code, city_zh, city_en, tz)
+
+
+@functools.lru_cache(maxsize=65536)
+def _place_for(e164: str) -> Place:
+    return _describe(phonenumbers.parse(e164))
+
+
+_CN_PLACES: dict[str, Place] = {}
+_CN_PLACES_MAX = 1 << 18  # about 24 MB; a 1M-row file of random numbers has ~290k keys
 
 
 def place(n: Normalised) -> Place:
     """Province, city and time zone of a valid number (empty where the data does not say)."""
-    # Chinese geocoding data keys on at most 7 national digits, so numbers sharing them share
-    # a place; elsewhere cache on the whole number.
-    if n.region == "CN":
-        return _place_for(n.e164[:10] + "0" * (len(n.e164) - 10))
-    return _place_for(n.e164)
+    if n.region != "CN":
+        return _place_for(n.e164)
+    # Chinese geocoding and time-zone data key on at most 7 national digits, so numbers sharing
+    # them (and their length) share a place. Cache on that, and on a miss describe the number
+    # at hand: parsing a stand-in again cost more than the geocoding itself.
+    key = n.e164[:10] + "0" * (len(n.e164) - 10)
+    found = _CN_PLACES.get(key)
+    if found is None:
+        if len(_CN_PLACES) >= _CN_PLACES_MAX:
+            _CN_PLACES.clear()
+        found = _CN_PLACES[key] = _describe(n.number)
+    return found
 
 
 def display(e164: str) -> str:

@@ -80,6 +80,16 @@
 
   document.addEventListener("keydown", function (e) {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
+    // Enter in a field of the outcome form would submit it with its first button ("no
+    // answer"); in the callback or declaration panel it means that panel's own button.
+    var field = e.target;
+    if (e.key === "Enter" && !e.isComposing && field.tagName === "INPUT" && field.form && field.form.id === "outcome-form") {
+      e.preventDefault();
+      var panel = field.closest("details");
+      var submit = panel && panel.querySelector('button[type="submit"]');
+      if (submit) submit.click();
+      return;
+    }
     if (e.key === "Escape" && typing(document.activeElement)) { document.activeElement.blur(); return; }
     if (typing(document.activeElement)) return;
     var key = e.key;
