@@ -282,3 +282,23 @@ def test_release_returns_the_contact_without_an_attempt(campaign, caller, second
     services.target_release(target=target, caller=caller, now=MORNING)
     assert claim(campaign, second_caller).pk == target.pk
     assert not CallAttempt.objects.exists()
+
+
+def test_dnc_from_one_campaign_leaves_anothers_call_recorded_and_the_contact_closed(
+    campaign, other_campaign, caller, other_campaign_caller
+):
+    contact = _contact(13)
+    here = Target.objects.create(campaign=campaign, contact=contact)
+    there = Target.objects.create(campaign=other_campaign, contact=contact)
+    assert claim(campaign, caller).pk == here.pk
+    assert claim(other_campaign, other_campaign_caller).pk == there.pk
+    services.outcome_record(target=here, caller=caller, outcome=Outcome.DO_NOT_CALL, now=MORNING)
+    # The other caller was mid-call: their outcome still counts ...
+    services.outcome_record(
+        target=there, caller=other_campaign_caller, outcome=Outcome.BUSY, now=MORNING
+    )
+    there.refresh_from_db()
+    assert there.attempts == 1
+    # ... and the contact stays off every queue.
+    assert there.status == TargetStatus.DNC
+    assert claim(other_campaign, other_campaign_caller, now=MORNING + timedelta(days=1)) is None

@@ -65,7 +65,11 @@ class Target(models.Model):
             models.UniqueConstraint(fields=["campaign", "contact"], name="target_unique")
         ]
         indexes = [
-            models.Index(fields=["campaign", "status", "next_call_at"]),
+            # The queue's order (calling.selectors.candidates). SQLite sorts NULLs first,
+            # so this serves it; PostgreSQL gets a NULLS FIRST twin in migration 0003.
+            models.Index(
+                fields=["campaign", "status", "next_call_at", "id"], name="target_queue_idx"
+            ),
             models.Index(fields=["lease_holder", "lease_expires_at"]),
         ]
 

@@ -299,6 +299,12 @@ def _next_state(
     return state
 
 
+def _on_dnc(target: Target) -> bool:
+    return DoNotCall.objects.filter(
+        blind_index__in=Contact.objects.filter(pk=target.contact_id).values("blind_index")
+    ).exists()
+
+
 def outcome_record(
     *,
     target: Target,
@@ -347,6 +353,9 @@ def outcome_record(
     )
     state = _next_state(current, caller, outcome, callback_at, now)
     started = current.leased_at or now
+    if state["status"] != TargetStatus.DNC and _on_dnc(current):
+        # Put on the list by another call while this one went on: it stays off the queue.
+        state.update(status=TargetStatus.DNC, next_call_at=None, callback_caller=None)
 
     with _writers_queue(), transaction.atomic():
         updated = Target.objects.filter(

@@ -551,11 +551,17 @@ def dnc_add(*, phone: str, actor, reason: str = "", region: str = "CN") -> tuple
         blind_index=index,
         defaults={"phone": number.e164, "reason": reason[:200], "added_by": actor},
     )
-    affected = (
-        Target.objects.filter(contact__blind_index=index)
+    # Rows another call holds locked are skipped (no deadlock between two campaigns' calls
+    # recording do-not-call at once) and leases are left alone (the other caller's outcome
+    # still records): the claim query excludes numbers on the list whatever their status,
+    # and an outcome on a listed number leaves its target at "dnc".
+    ids = list(
+        Target.objects.select_for_update(skip_locked=True, of=("self",))
+        .filter(contact__blind_index=index)
         .exclude(status=TargetStatus.DNC)
-        .update(status=TargetStatus.DNC, lease_holder=None, lease_expires_at=None)
+        .values_list("pk", flat=True)
     )
+    affected = Target.objects.filter(pk__in=ids).update(status=TargetStatus.DNC)
     if created:
         log_action(entry, "contacts.dnc.added", actor=actor, targets_closed=affected)
     return entry, created
