@@ -64,6 +64,9 @@ def pytest_collection_modifyitems(config, items):
     reason = _missing()
     if reason is None:
         return
+    if os.environ.get("CI"):
+        # .ci/run installs Chromium: in CI a missing browser is a failure, not a skip.
+        raise pytest.UsageError(reason)
     skip = pytest.mark.skip(reason=reason)
     for item in items:
         if HERE in Path(str(item.fspath)).resolve().parents:
