@@ -233,7 +233,7 @@ def keyring_file(settings, tmp_path):
 
 
 SEALED = {
-    "contacts_contact": ("phone", "name", "organisation", "title", "notes"),
+    "contacts_contact": ("phone", "details"),
     "contacts_donotcall": ("phone",),
     "contacts_importreject": ("row",),
 }

@@ -28,10 +28,15 @@ class Outcome(models.TextChoices):
 
 
 class Target(models.Model):
-    """A contact in one campaign's queue: what the claim queue hands out and leases."""
+    """A contact in one campaign's queue: what the claim queue hands out and leases.
+
+    Foreign keys led by a composite index (campaign, lease holder) or rarely followed
+    backwards (callback caller) have no index of their own: imports insert millions of
+    targets, and each index is one more B-tree written per row.
+    """
 
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="targets"
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="targets", db_index=False
     )
     contact = models.ForeignKey(
         "contacts.Contact", on_delete=models.CASCADE, related_name="targets"
@@ -47,6 +52,7 @@ class Target(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     last_outcome = models.CharField(max_length=32, blank=True, default="", db_default="")
     lease_holder = models.ForeignKey(
@@ -55,6 +61,7 @@ class Target(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     leased_at = models.DateTimeField(null=True, blank=True)

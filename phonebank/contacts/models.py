@@ -1,8 +1,11 @@
+import json
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from phonebank.contacts.pipeline import details_json
 from phonebank.lib import provinces
 from phonebank.lib.fields import EncryptedTextField
 
@@ -13,12 +16,14 @@ class Contact(models.Model):
 
     blind_index = models.CharField(max_length=64, unique=True)
     phone = EncryptedTextField(purpose="contact.phone")
-    name = EncryptedTextField(purpose="contact.name")
-    organisation = EncryptedTextField(purpose="contact.organisation")
-    title = EncryptedTextField(purpose="contact.title")
-    notes = EncryptedTextField(purpose="contact.notes")
+    # Name, organisation, title and notes, sealed together as one JSON object (see
+    # contact_details_json): one encryption per contact instead of four. Read and set them
+    # through the properties below; Contact(name=...) works as for a field.
+    details = EncryptedTextField(purpose="contact.details")
     country = models.CharField(max_length=2, blank=True, default="")
-    province = models.CharField(max_length=2, blank=True, default="", db_index=True)
+    # No index of its own: it is filtered through a campaign's targets, and every import
+    # would pay for one more random-order B-tree.
+    province = models.CharField(max_length=2, blank=True, default="")
     city_zh = models.CharField(max_length=64, blank=True, default="")
     city_en = models.CharField(max_length=64, blank=True, default="")
     timezone = models.CharField(max_length=64, blank=True, default="")
@@ -26,6 +31,30 @@ class Contact(models.Model):
 
     def __str__(self) -> str:
         return f"contact {self.pk}"
+
+    def _details(self) -> dict[str, str]:
+        cached = self.__dict__.get("_details_cache")
+        if cached is None or cached[0] != self.details:
+            cached = (self.details, json.loads(self.details) if self.details else {})
+            self.__dict__["_details_cache"] = cached
+        return cached[1]
+
+    def _set_detail(self, key: str, value: str) -> None:
+        self.details = details_json({**self._details(), key: value})
+
+    name = property(
+        lambda self: self._details().get("name", ""), lambda self, v: self._set_detail("name", v)
+    )
+    organisation = property(
+        lambda self: self._details().get("organisation", ""),
+        lambda self, v: self._set_detail("organisation", v),
+    )
+    title = property(
+        lambda self: self._details().get("title", ""), lambda self, v: self._set_detail("title", v)
+    )
+    notes = property(
+        lambda self: self._details().get("notes", ""), lambda self, v: self._set_detail("notes", v)
+    )
 
     def province_name(self, language: str) -> str:
         return provinces.name(self.province, language)

@@ -14,23 +14,22 @@ from phonebank.contacts.reader import MAX_CELL, gettext_noop
 from phonebank.lib import phones, provinces
 from phonebank.lib.crypto import Keyring
 
-FIELD_PURPOSE = {
-    "phone": "contact.phone",
-    "name": "contact.name",
-    "organisation": "contact.organisation",
-    "title": "contact.title",
-    "notes": "contact.notes",
-}
+FIELD_PURPOSE = {"phone": "contact.phone", "details": "contact.details"}
+
+
+def details_json(details: dict[str, str]) -> str:
+    """The canonical plaintext of Contact.details ("" when every value is empty)."""
+    kept = {k: v for k, v in details.items() if v}
+    if not kept:
+        return ""
+    return json.dumps(kept, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 class Record(NamedTuple):
     line: int
     blind_index: str
     phone: str  # sealed
-    name: str  # sealed, or "" when empty
-    organisation: str
-    title: str
-    notes: str
+    details: str  # sealed JSON of name, organisation, title, notes; "" when all are empty
     country: str
     province: str
     city_zh: str
@@ -91,14 +90,14 @@ def parse_row(
     else:
         province = city_zh = city_en = tz = ""
     encrypt = keyring.encrypt
+    details = details_json(
+        {"name": name, "organisation": organisation, "title": title, "notes": notes}
+    )
     return Record(
         line,
         keyring.blind_index(result.e164),
         encrypt(result.e164, "contact.phone"),
-        encrypt(name, "contact.name") if name else "",
-        encrypt(organisation, "contact.organisation") if organisation else "",
-        encrypt(title, "contact.title") if title else "",
-        encrypt(notes, "contact.notes") if notes else "",
+        encrypt(details, "contact.details") if details else "",
         result.region,
         province,
         city_zh[:64],
@@ -107,10 +106,20 @@ def parse_row(
     )
 
 
-def parse_batch(args: tuple) -> list[Record | Reject]:
-    """Worker entry point: (rows, columns, default_region, enrich) → records and rejects."""
+def parse_batch(args: tuple) -> list[tuple]:
+    """Worker entry point: (rows, columns, default_region, enrich) → records and rejects,
+    as plain tuples (``from_wire`` turns them back): a named tuple costs four times as much
+    to pickle, and every row crosses between processes."""
     rows, columns, default_region, enrich = args
     assert _keyring is not None, "init_worker was not run"  # noqa: S101
     return [
-        parse_row(_keyring, line, cells, columns, default_region, enrich) for line, cells in rows
+        tuple(parse_row(_keyring, line, cells, columns, default_region, enrich))
+        for line, cells in rows
     ]
+
+
+_RECORD_LEN = len(Record._fields)
+
+
+def from_wire(parsed: list[tuple]) -> list[Record | Reject]:
+    return [Record._make(t) if len(t) == _RECORD_LEN else Reject._make(t) for t in parsed]

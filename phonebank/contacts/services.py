@@ -390,6 +390,7 @@ def _chunks(seq: list, size: int) -> Iterator[list]:
 
 def _write_batch(job: ImportJob, parsed: list) -> None:
     """One transaction: new contacts, campaign links, rejects, counts and the resume point."""
+    parsed = pipeline.from_wire(parsed)
     records = [r for r in parsed if isinstance(r, pipeline.Record)]
     rejects = [r for r in parsed if isinstance(r, pipeline.Reject)]
     seen: set[str] = set()
@@ -400,17 +401,19 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
             unique.append(r)
     dup_in_batch = len(records) - len(unique)
     now = timezone.now()
+    stamp = connection.ops.adapt_datetimefield_value(now)  # once, not once per row
     with transaction.atomic(), connection.cursor() as cur:
         if job.kind == ImportKind.DNC:
-            added = _insert_dnc(cur, unique, job, now)
+            added = _insert_dnc(cur, unique, job, stamp)
             job.imported += added
             job.duplicates += len(unique) - added + dup_in_batch
             _close_targets_for(cur, [r.blind_index for r in unique])
         else:
             on_dnc = _on_dnc(cur, [r.blind_index for r in unique])
             fresh = [r for r in unique if r.blind_index not in on_dnc]
-            created = _insert_contacts(cur, fresh, now)
-            _attach(cur, job.campaign_id, [r.blind_index for r in fresh], now)
+            new = _insert_contacts(cur, fresh, stamp)
+            _attach(cur, job.campaign_id, [r.blind_index for r in fresh], new, stamp)
+            created = len(new)
             # Every row of a listed number counts as skipped, wherever the batches split.
             skipped = sum(1 for r in records if r.blind_index in on_dnc)
             job.skipped_dnc += skipped
@@ -453,10 +456,7 @@ def _on_dnc(cur, indexes: list[str]) -> set[str]:
 _CONTACT_COLS = (
     "blind_index",
     "phone",
-    "name",
-    "organisation",
-    "title",
-    "notes",
+    "details",
     "country",
     "province",
     "city_zh",
@@ -466,31 +466,40 @@ _CONTACT_COLS = (
 )
 
 
-def _insert_contacts(cur, records: list[pipeline.Record], now) -> int:
-    created = 0
+def _insert_contacts(cur, records: list[pipeline.Record], now) -> dict[str, int]:
+    """Insert the contacts not known yet; returns {blind index: id} of those created."""
+    created: dict[str, int] = {}
     table = Contact._meta.db_table
     for chunk in _chunks(records, INSERT_ROWS):
         cur.execute(
             f"INSERT INTO {table} ({','.join(_CONTACT_COLS)}) VALUES "  # noqa: S608
             f"{_placeholders(len(chunk), len(_CONTACT_COLS))} "
-            "ON CONFLICT (blind_index) DO NOTHING RETURNING id",
+            "ON CONFLICT (blind_index) DO NOTHING RETURNING blind_index, id",
             [v for r in chunk for v in (*r[1:], now)],
         )
-        created += len(cur.fetchall())
+        created.update(cur.fetchall())
     return created
 
 
-def _attach(cur, campaign_id: int, indexes: list[str], now) -> None:
-    if not indexes:
-        return
+def _attach(cur, campaign_id: int, indexes: list[str], created: dict[str, int], now) -> None:
+    """Link the batch's contacts to the campaign: new ones by the ids their insert
+    returned, known ones looked up by blind index."""
     target, contact = Target._meta.db_table, Contact._meta.db_table
-    for chunk in _chunks(indexes, INSERT_ROWS):
+    ids = list(created.values())
+    known = [i for i in indexes if i not in created]
+    for chunk in _chunks(known, INSERT_ROWS):
+        cur.execute(
+            f"SELECT id FROM {contact} "  # noqa: S608
+            f"WHERE blind_index IN ({','.join(['%s'] * len(chunk))})",
+            chunk,
+        )
+        ids.extend(row[0] for row in cur.fetchall())
+    for chunk in _chunks(ids, INSERT_ROWS):
         cur.execute(
             f"INSERT INTO {target} (campaign_id, contact_id, status, attempts, created_at) "  # noqa: S608
-            f"SELECT %s, id, %s, 0, %s FROM {contact} "
-            f"WHERE blind_index IN ({','.join(['%s'] * len(chunk))}) "
+            f"VALUES {_placeholders(len(chunk), 5)} "
             "ON CONFLICT (campaign_id, contact_id) DO NOTHING",
-            [campaign_id, TargetStatus.OPEN, now, *chunk],
+            [v for i in chunk for v in (campaign_id, i, TargetStatus.OPEN, 0, now)],
         )
 
 
@@ -591,7 +600,7 @@ def dnc_find(phone: str, region: str = "CN") -> DoNotCall | None:
 # -- key rotation -----------------------------------------------------------------------------
 
 SEALED_FIELDS = (
-    (Contact, ("phone", "name", "organisation", "title", "notes")),
+    (Contact, ("phone", "details")),
     (DoNotCall, ("phone",)),
     (ImportReject, ("row",)),
 )

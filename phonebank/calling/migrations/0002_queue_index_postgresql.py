@@ -21,5 +21,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("calling", "0002_queue_index")]
+    dependencies = [("calling", "0001_initial")]
     operations = [migrations.RunPython(create, drop)]
