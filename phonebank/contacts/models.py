@@ -14,10 +14,10 @@ class Contact(models.Model):
     """One person's number, installation-wide. Personal data is sealed; what queueing and
     statistics need (country, province, city, time zone) is kept in the clear."""
 
-    blind_index = models.CharField(max_length=64, unique=True)
+    blind_index = models.BinaryField(max_length=32, unique=True)  # HMAC-SHA256
     phone = EncryptedTextField(purpose="contact.phone")
-    # Name, organisation, title and notes, sealed together as one JSON object (see
-    # contact_details_json): one encryption per contact instead of four. Read and set them
+    # Name, organisation, title and notes, sealed together as one JSON array (see
+    # pipeline.details_json): one encryption per contact instead of four. Read and set them
     # through the properties below; Contact(name=...) works as for a field.
     details = EncryptedTextField(purpose="contact.details")
     country = models.CharField(max_length=2, blank=True, default="")
@@ -32,29 +32,22 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return f"contact {self.pk}"
 
-    def _details(self) -> dict[str, str]:
+    def _details(self) -> list[str]:
         cached = self.__dict__.get("_details_cache")
         if cached is None or cached[0] != self.details:
-            cached = (self.details, json.loads(self.details) if self.details else {})
+            cached = (self.details, json.loads(self.details) if self.details else [""] * 4)
             self.__dict__["_details_cache"] = cached
         return cached[1]
 
-    def _set_detail(self, key: str, value: str) -> None:
-        self.details = details_json({**self._details(), key: value})
+    def _set_detail(self, position: int, value: str) -> None:
+        values = list(self._details())
+        values[position] = value or ""
+        self.details = details_json(*values)
 
-    name = property(
-        lambda self: self._details().get("name", ""), lambda self, v: self._set_detail("name", v)
-    )
-    organisation = property(
-        lambda self: self._details().get("organisation", ""),
-        lambda self, v: self._set_detail("organisation", v),
-    )
-    title = property(
-        lambda self: self._details().get("title", ""), lambda self, v: self._set_detail("title", v)
-    )
-    notes = property(
-        lambda self: self._details().get("notes", ""), lambda self, v: self._set_detail("notes", v)
-    )
+    name = property(lambda self: self._details()[0], lambda self, v: self._set_detail(0, v))
+    organisation = property(lambda self: self._details()[1], lambda self, v: self._set_detail(1, v))
+    title = property(lambda self: self._details()[2], lambda self, v: self._set_detail(2, v))
+    notes = property(lambda self: self._details()[3], lambda self, v: self._set_detail(3, v))
 
     def province_name(self, language: str) -> str:
         return provinces.name(self.province, language)
@@ -63,7 +56,7 @@ class Contact(models.Model):
 class DoNotCall(models.Model):
     """A number never to be called again, in any campaign. Matched by blind index."""
 
-    blind_index = models.CharField(max_length=64, unique=True)
+    blind_index = models.BinaryField(max_length=32, unique=True)  # HMAC-SHA256
     phone = EncryptedTextField(purpose="dnc.phone")
     reason = models.CharField(max_length=200, blank=True, default="")
     added_by = models.ForeignKey(

@@ -17,17 +17,20 @@ from phonebank.lib.crypto import Keyring
 FIELD_PURPOSE = {"phone": "contact.phone", "details": "contact.details"}
 
 
-def details_json(details: dict[str, str]) -> str:
-    """The canonical plaintext of Contact.details ("" when every value is empty)."""
-    kept = {k: v for k, v in details.items() if v}
-    if not kept:
+DETAILS = ("name", "organisation", "title", "notes")  # order of Contact.details' array
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def details_json(name: str, organisation: str, title: str, notes: str) -> str:
+    """The plaintext of Contact.details: a JSON array in DETAILS order, "" when all empty."""
+    if not (name or organisation or title or notes):
         return ""
-    return json.dumps(kept, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _encode([name, organisation, title, notes])
 
 
 class Record(NamedTuple):
     line: int
-    blind_index: str
+    blind_index: bytes
     phone: str  # sealed
     details: str  # sealed JSON of name, organisation, title, notes; "" when all are empty
     country: str
@@ -90,9 +93,7 @@ def parse_row(
     else:
         province = city_zh = city_en = tz = ""
     encrypt = keyring.encrypt
-    details = details_json(
-        {"name": name, "organisation": organisation, "title": title, "notes": notes}
-    )
+    details = details_json(name, organisation, title, notes)
     return Record(
         line,
         keyring.blind_index(result.e164),

@@ -393,7 +393,7 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
     parsed = pipeline.from_wire(parsed)
     records = [r for r in parsed if isinstance(r, pipeline.Record)]
     rejects = [r for r in parsed if isinstance(r, pipeline.Reject)]
-    seen: set[str] = set()
+    seen: set[bytes] = set()
     unique: list[pipeline.Record] = []
     for r in records:
         if r.blind_index not in seen:
@@ -442,7 +442,7 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
         )
 
 
-def _on_dnc(cur, indexes: list[str]) -> set[str]:
+def _on_dnc(cur, indexes: list[bytes]) -> set[bytes]:
     if not indexes:
         return set()
     cur.execute(
@@ -466,9 +466,9 @@ _CONTACT_COLS = (
 )
 
 
-def _insert_contacts(cur, records: list[pipeline.Record], now) -> dict[str, int]:
+def _insert_contacts(cur, records: list[pipeline.Record], now) -> dict[bytes, int]:
     """Insert the contacts not known yet; returns {blind index: id} of those created."""
-    created: dict[str, int] = {}
+    created: dict[bytes, int] = {}
     table = Contact._meta.db_table
     for chunk in _chunks(records, INSERT_ROWS):
         cur.execute(
@@ -481,7 +481,7 @@ def _insert_contacts(cur, records: list[pipeline.Record], now) -> dict[str, int]
     return created
 
 
-def _attach(cur, campaign_id: int, indexes: list[str], created: dict[str, int], now) -> None:
+def _attach(cur, campaign_id: int, indexes: list[bytes], created: dict[bytes, int], now) -> None:
     """Link the batch's contacts to the campaign: new ones by the ids their insert
     returned, known ones looked up by blind index."""
     target, contact = Target._meta.db_table, Contact._meta.db_table
@@ -529,7 +529,7 @@ def _insert_dnc(cur, records: list[pipeline.Record], job: ImportJob, now) -> int
     return added
 
 
-def _close_targets_for(cur, indexes: list[str]) -> None:
+def _close_targets_for(cur, indexes: list[bytes]) -> None:
     """Every campaign's targets for these numbers leave the queue for good."""
     if not indexes:
         return

@@ -130,8 +130,9 @@ class Keyring:
     def key_id(token: str) -> str:
         return token.partition("$")[0]
 
-    def blind_index(self, value: str) -> str:
-        return hmac.new(self.index_key, value.encode(), hashlib.sha256).hexdigest()
+    def blind_index(self, value: str) -> bytes:
+        """HMAC-SHA256 of the value: 32 bytes, stored as binary (half the index of hex)."""
+        return hmac.new(self.index_key, value.encode(), hashlib.sha256).digest()
 
     def keyed_hash(self, value: str, purpose: str) -> str:
         """A keyed hash for values we must match but never read back (IP addresses, receipts)."""
