@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import hashlib
 import io
 import itertools
@@ -11,6 +12,7 @@ import logging
 import multiprocessing
 import os
 import socket
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -378,6 +380,24 @@ def _run(job: ImportJob, table: Table, *, progress=None) -> ImportJob:
 # -- the write half ---------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _qmarks(sql: str) -> str:
+    return sql.replace("%s", "?")
+
+
+def _execute(cur, sql: str, params: list) -> None:
+    """Run one of the import's statements (their only % are placeholders).
+
+    On SQLite it goes straight to the sqlite3 cursor with ? placeholders: Django's wrapper
+    rewrites %s with a regular expression on every call, which on statements of 500 rows
+    cost ~2 µs per imported row.
+    """
+    if connection.vendor == "sqlite":
+        sqlite3.Cursor.execute(cur.cursor, _qmarks(sql), params)
+    else:
+        cur.execute(sql, params)
+
+
 def _placeholders(rows: int, cols: int) -> str:
     one = "(" + ",".join(["%s"] * cols) + ")"
     return ",".join([one] * rows)
@@ -422,7 +442,8 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
         if rejects:
             table = ImportReject._meta.db_table
             for chunk in _chunks(rejects, INSERT_ROWS):
-                cur.execute(
+                _execute(
+                    cur,
                     f"INSERT INTO {table} (job_id, line, reason, row) VALUES "  # noqa: S608
                     f"{_placeholders(len(chunk), 4)} ON CONFLICT (job_id, line) DO NOTHING",
                     [v for r in chunk for v in (job.pk, r.line, r.reason, r.row)],
@@ -445,7 +466,8 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
 def _on_dnc(cur, indexes: list[bytes]) -> set[bytes]:
     if not indexes:
         return set()
-    cur.execute(
+    _execute(
+        cur,
         f"SELECT blind_index FROM {DoNotCall._meta.db_table} "  # noqa: S608
         f"WHERE blind_index IN ({','.join(['%s'] * len(indexes))})",
         indexes,
@@ -471,7 +493,8 @@ def _insert_contacts(cur, records: list[pipeline.Record], now) -> dict[bytes, in
     created: dict[bytes, int] = {}
     table = Contact._meta.db_table
     for chunk in _chunks(records, INSERT_ROWS):
-        cur.execute(
+        _execute(
+            cur,
             f"INSERT INTO {table} ({','.join(_CONTACT_COLS)}) VALUES "  # noqa: S608
             f"{_placeholders(len(chunk), len(_CONTACT_COLS))} "
             "ON CONFLICT (blind_index) DO NOTHING RETURNING blind_index, id",
@@ -488,14 +511,16 @@ def _attach(cur, campaign_id: int, indexes: list[bytes], created: dict[bytes, in
     ids = list(created.values())
     known = [i for i in indexes if i not in created]
     for chunk in _chunks(known, INSERT_ROWS):
-        cur.execute(
+        _execute(
+            cur,
             f"SELECT id FROM {contact} "  # noqa: S608
             f"WHERE blind_index IN ({','.join(['%s'] * len(chunk))})",
             chunk,
         )
         ids.extend(row[0] for row in cur.fetchall())
     for chunk in _chunks(ids, INSERT_ROWS):
-        cur.execute(
+        _execute(
+            cur,
             f"INSERT INTO {target} (campaign_id, contact_id, status, attempts, created_at) "  # noqa: S608
             f"VALUES {_placeholders(len(chunk), 5)} "
             "ON CONFLICT (campaign_id, contact_id) DO NOTHING",
@@ -515,7 +540,8 @@ def _insert_dnc(cur, records: list[pipeline.Record], job: ImportJob, now) -> int
         for r in records
     ]
     for chunk in _chunks(records, INSERT_ROWS):
-        cur.execute(
+        _execute(
+            cur,
             f"INSERT INTO {table} (blind_index, phone, reason, added_by_id, created_at) "  # noqa: S608
             f"VALUES {_placeholders(len(chunk), 5)} ON CONFLICT (blind_index) DO NOTHING "
             "RETURNING id",
@@ -535,7 +561,8 @@ def _close_targets_for(cur, indexes: list[bytes]) -> None:
         return
     target, contact = Target._meta.db_table, Contact._meta.db_table
     for chunk in _chunks(indexes, INSERT_ROWS):
-        cur.execute(
+        _execute(
+            cur,
             f"UPDATE {target} SET status = %s, lease_holder_id = NULL, "  # noqa: S608
             f"lease_expires_at = NULL WHERE contact_id IN (SELECT id FROM {contact} "
             f"WHERE blind_index IN ({','.join(['%s'] * len(chunk))}))",
