@@ -199,7 +199,8 @@ def _chunks(sealed: bytes) -> tuple[bytes, list[bytes]]:
 def test_a_sealed_upload_opens_to_the_same_bytes(size):
     data = secrets.token_bytes(size)
     sealed = _seal(data)
-    assert data[:64] not in sealed or size == 0
+    # A random byte or two turns up in any ciphertext by chance; 16 bytes never do.
+    assert data[:64] not in sealed or size < 16
     assert _open(sealed) == data
     _header, chunks = _chunks(sealed)
     assert len(chunks) == max(1, -(-size // CHUNK))

@@ -527,3 +527,14 @@ def test_after_an_import_the_database_file_holds_no_number_or_name_in_plaintext(
     for secret in secrets:
         assert secret.encode() not in raw, secret
         assert secret.encode("utf-16-le") not in raw, secret
+
+
+@pytest.mark.parametrize("ending", ["\n", ""])
+def test_the_row_estimate_counts_data_rows_exactly(tmp_path, ending):
+    from phonebank.contacts.reader import open_table
+
+    rows = "\n".join(f"1380013{i:04d},name {i}" for i in range(5000))  # over the 64 KB sample
+    path = tmp_path / "big.csv"
+    path.write_text("phone,name\n" + rows + ending, encoding="utf-8")
+    table = open_table(lambda: open(path, "rb"))  # noqa: SIM115
+    assert table.rows_total == 5000

@@ -110,3 +110,14 @@ def test_a_caller_lands_on_the_workspace_of_their_only_campaign(signed_in, calle
 
 def test_staff_land_on_the_campaign_list(signed_in, coordinator):
     assert signed_in(coordinator).get("/")["Location"] == "/campaigns/"
+
+
+def test_refusals_use_the_application_layout(signed_in, caller, other_campaign):
+    client = signed_in(caller)
+    forbidden = client.get("/campaigns/")
+    assert forbidden.status_code == 403
+    assert "Not allowed" in forbidden.content.decode()
+    assert 'action="/i18n/setlang/"' in forbidden.content.decode()
+    missing = client.get("/call/autumn/")
+    assert missing.status_code == 404
+    assert "Not found" in missing.content.decode()

@@ -244,9 +244,9 @@ _BOMS = (
 
 
 def _scan(opener: Callable[[], BinaryIO], encoding: str) -> tuple[bool, int, str]:
-    """Decode the whole stream; return (ok, newline count, where it failed)."""
+    """Decode the whole stream; return (ok, line count, where it failed)."""
     decoder = codecs.getincrementaldecoder(encoding)("strict")
-    lines, offset = 0, 0
+    lines, offset, last = 0, 0, "\n"
     with opener() as fh:
         while chunk := fh.read(1 << 20):
             try:
@@ -256,11 +256,12 @@ def _scan(opener: Callable[[], BinaryIO], encoding: str) -> tuple[bool, int, str
                 return False, lines, f"byte {offset + exc.start} (line {line})"
             lines += text.count("\n")
             offset += len(chunk)
+            last = text[-1:] or last
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             return False, lines, "the end of the file"
-    return True, lines, ""
+    return True, lines + (last != "\n"), ""
 
 
 def _detect_encoding(opener: Callable[[], BinaryIO], head: bytes) -> tuple[str, int]:
@@ -312,7 +313,7 @@ def _csv_reader(
 
 
 def _open_csv(opener, head: bytes, mapping) -> Table:
-    encoding, newlines = _detect_encoding(opener, head)
+    encoding, lines = _detect_encoding(opener, head)
     sample = head.decode(encoding, errors="ignore").lstrip("\ufeff")
     first_line = sample.split("\n", 1)[0]
     try:
@@ -336,7 +337,7 @@ def _open_csv(opener, head: bytes, mapping) -> Table:
             if line > skip_until and any(c.strip() for c in cells):
                 yield line, cells
 
-    total = max(newlines + (0 if head.endswith(b"\n") else 1) - (1 if has_header else 0), 0)
+    total = max(lines - (1 if has_header else 0), 0)
     return Table("csv", encoding, columns, headers, has_header, total, data_rows)
 
 
