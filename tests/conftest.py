@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from phonebank.accounts.models import Role
 from phonebank.accounts.services import user_create
@@ -75,3 +79,39 @@ def _english_after_each_test():
 
     yield
     translation.activate("en")
+
+
+@contextlib.contextmanager
+def sqlite_file_database(django_db_blocker, folder):
+    """Run a module's tests on a database file, a copy of the migrated in-memory one.
+
+    For tests whose threads (a live server, concurrent callers) need the same database: the
+    in-memory test database cannot be shared across threads. Its connection is set aside
+    untouched and put back afterwards, so module order and xdist workers do not matter.
+    Threads open connections from ``connections.settings``, so that entry is swapped as
+    well as this thread's connection. On PostgreSQL the ordinary test database serves.
+    """
+    if connections[DEFAULT_DB_ALIAS].vendor != "sqlite":
+        yield
+        return
+    in_memory = connections[DEFAULT_DB_ALIAS]
+    in_memory_settings = connections.settings[DEFAULT_DB_ALIAS]
+    path = folder / "test.sqlite3"
+    with django_db_blocker.unblock():
+        in_memory.ensure_connection()
+        with contextlib.closing(sqlite3.connect(path)) as copy:
+            in_memory.connection.backup(copy)  # as Django clones test databases
+    file_settings = {**in_memory_settings, "NAME": str(path)}  # WAL is set on connecting
+    on_file = type(in_memory)(file_settings, DEFAULT_DB_ALIAS)
+    connections.settings[DEFAULT_DB_ALIAS] = file_settings
+    connections[DEFAULT_DB_ALIAS] = on_file
+    try:
+        with django_db_blocker.unblock(), on_file.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            assert cursor.fetchone() == ("wal",)
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            on_file.close()
+        connections[DEFAULT_DB_ALIAS] = in_memory
+        connections.settings[DEFAULT_DB_ALIAS] = in_memory_settings

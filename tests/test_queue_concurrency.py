@@ -26,18 +26,16 @@ Why the queue is safe on each database (what these tests put to the proof):
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import connection
 
 from phonebank.accounts.models import Role
 from phonebank.accounts.services import user_create
@@ -47,7 +45,7 @@ from phonebank.campaigns.models import RetryRule
 from phonebank.contacts.models import Contact, DoNotCall
 from phonebank.lib.fields import keyring
 from phonebank.registry.models import Declaration
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, sqlite_file_database
 
 # Threads need committed data: every test here runs outside a wrapping transaction.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,38 +62,9 @@ CALL_SECONDS = 0.002
 
 @pytest.fixture(scope="module")
 def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
-    """On SQLite, this module's tests run on a database file, a copy of the migrated one.
-
-    The in-memory database the other modules share stays open and untouched meanwhile (its
-    connection is only set aside) and is put back afterwards, so module order and xdist
-    workers do not matter. Threads open their connections from ``connections.settings``,
-    which is why the settings entry is swapped as well as this thread's connection.
-    On PostgreSQL the ordinary test database serves as it is.
-    """
-    if connections[DEFAULT_DB_ALIAS].vendor != "sqlite":
+    """On SQLite, this module's callers share a database file (tests/conftest.py)."""
+    with sqlite_file_database(django_db_blocker, tmp_path_factory.mktemp("queue-db")):
         yield
-        return
-    in_memory = connections[DEFAULT_DB_ALIAS]
-    in_memory_settings = connections.settings[DEFAULT_DB_ALIAS]
-    path = tmp_path_factory.mktemp("queue-db") / "queue.sqlite3"
-    with django_db_blocker.unblock():
-        in_memory.ensure_connection()
-        with closing(sqlite3.connect(path)) as copy:
-            in_memory.connection.backup(copy)  # as Django clones test databases
-    file_settings = {**in_memory_settings, "NAME": str(path)}  # WAL is set on connecting
-    on_file = type(in_memory)(file_settings, DEFAULT_DB_ALIAS)
-    connections.settings[DEFAULT_DB_ALIAS] = file_settings
-    connections[DEFAULT_DB_ALIAS] = on_file
-    try:
-        with django_db_blocker.unblock(), on_file.cursor() as cursor:
-            cursor.execute("PRAGMA journal_mode")
-            assert cursor.fetchone() == ("wal",)
-        yield
-    finally:
-        with django_db_blocker.unblock():
-            on_file.close()
-        connections[DEFAULT_DB_ALIAS] = in_memory
-        connections.settings[DEFAULT_DB_ALIAS] = in_memory_settings
 
 
 @pytest.fixture(autouse=True)

@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from phonebank.calling.models import Outcome
 from phonebank.campaigns.models import Campaign, Organisation, PlaybookEntry
 from phonebank.lib import hours
+from phonebank.lib.formfields import RegionField
 
 RETRYABLE = [
     (o, o.label) for o in (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.HUNG_UP, Outcome.LISTENED)
@@ -25,6 +26,7 @@ class CampaignForm(forms.ModelForm):
             "script",
         ]
         labels = {"slug": _("Short name (in web addresses)")}
+        field_classes = {"default_region": RegionField}
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "script": forms.Textarea(attrs={"rows": 12}),
@@ -35,16 +37,6 @@ class CampaignForm(forms.ModelForm):
             return hours.normalise(self.cleaned_data["calling_hours"])
         except hours.HoursError as exc:
             raise forms.ValidationError(str(exc)) from exc
-
-    def clean_default_region(self):
-        import phonenumbers
-
-        region = self.cleaned_data["default_region"].upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise forms.ValidationError(
-                _("%(region)s is not a country code such as CN.") % {"region": region}
-            )
-        return region
 
     def clean_default_timezone(self):
         import zoneinfo

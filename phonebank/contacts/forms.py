@@ -3,6 +3,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from phonebank.contacts.reader import FileProblem, parse_mapping
+from phonebank.lib.formfields import RegionField
 
 
 class ImportForm(forms.Form):
@@ -20,9 +21,8 @@ class ImportForm(forms.Form):
         max_length=300,
         help_text=_("Only when the headers are not recognised, for example: phone=手机,name=2"),
     )
-    default_region = forms.CharField(
+    default_region = RegionField(
         label=_("Default country"),
-        max_length=2,
         initial="CN",
         help_text=_("For numbers written without a country code."),
     )
@@ -32,16 +32,6 @@ class ImportForm(forms.Form):
             return parse_mapping(self.cleaned_data["mapping"])
         except FileProblem as exc:
             raise forms.ValidationError(gettext(exc.template) % exc.params) from exc
-
-    def clean_default_region(self):
-        import phonenumbers
-
-        region = self.cleaned_data["default_region"].upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise forms.ValidationError(
-                _("%(region)s is not a country code such as CN.") % {"region": region}
-            )
-        return region
 
 
 class DncFileForm(forms.Form):

@@ -28,13 +28,12 @@ ordinary test database serves every thread as it is.
 from __future__ import annotations
 
 import os
-import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 import pytest
-from django.db import DEFAULT_DB_ALIAS, connections
 from playwright.sync_api import sync_playwright
+
+from tests.conftest import sqlite_file_database
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -119,34 +118,14 @@ def base_url(pytestconfig):
 
 @pytest.fixture(scope="module")
 def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
-    """On SQLite, each browser module runs on a database file, a copy of the migrated one.
+    """On SQLite, each browser module runs on a database file (tests/conftest.py).
 
     ``live_server`` is started once per session; started on a file it gets no shared
     connection, so its request threads follow ``connections.settings`` to whichever module's
-    file is current. The in-memory database the other modules use is set aside untouched and
-    put back afterwards, so module order and xdist workers do not matter.
+    file is current.
     """
-    if connections[DEFAULT_DB_ALIAS].vendor != "sqlite":
+    with sqlite_file_database(django_db_blocker, tmp_path_factory.mktemp("browser-db")):
         yield
-        return
-    in_memory = connections[DEFAULT_DB_ALIAS]
-    in_memory_settings = connections.settings[DEFAULT_DB_ALIAS]
-    path = tmp_path_factory.mktemp("browser-db") / "browser.sqlite3"
-    with django_db_blocker.unblock():
-        in_memory.ensure_connection()
-        with closing(sqlite3.connect(path)) as copy:
-            in_memory.connection.backup(copy)  # as Django clones test databases
-    file_settings = {**in_memory_settings, "NAME": str(path)}  # WAL is set on connecting
-    on_file = type(in_memory)(file_settings, DEFAULT_DB_ALIAS)
-    connections.settings[DEFAULT_DB_ALIAS] = file_settings
-    connections[DEFAULT_DB_ALIAS] = on_file
-    try:
-        yield
-    finally:
-        with django_db_blocker.unblock():
-            on_file.close()
-        connections[DEFAULT_DB_ALIAS] = in_memory
-        connections.settings[DEFAULT_DB_ALIAS] = in_memory_settings
 
 
 @pytest.fixture(scope="session")
