@@ -49,9 +49,13 @@
 
   function filterPlaybook(query) {
     var q = query.trim().toLowerCase();
+    var shown = 0;
     document.querySelectorAll(".pb-entry").forEach(function (li) {
       li.hidden = q !== "" && li.dataset.text.indexOf(q) === -1;
+      if (!li.hidden) shown += 1;
     });
+    var none = document.getElementById("playbook-none");
+    if (none) none.hidden = shown !== 0;
   }
 
   function copyNumber() {
@@ -73,6 +77,10 @@
   function openPanel(id, focusId) {
     var panel = document.getElementById(id);
     if (!panel) return;
+    // One form at a time: a callback and a declaration are different outcomes.
+    document.querySelectorAll("details.callback, details.declare").forEach(function (d) {
+      if (d !== panel) d.open = false;
+    });
     panel.open = true;
     var f = document.getElementById(focusId);
     if (f) f.focus();
@@ -101,6 +109,9 @@
       if (next) { e.preventDefault(); next.click(); }
     } else if (key === "c" || key === "C") {
       copyNumber();
+    } else if (key === "t" || key === "T") {
+      var notes = document.getElementById("notes");
+      if (notes) { e.preventDefault(); notes.focus(); }
     } else if (key === "9") {
       e.preventDefault(); openPanel("callback-panel", "callback-local");
     } else if (key === "0") {
@@ -123,6 +134,18 @@
     else quickCallback(t.dataset.callback);
   });
 
+  // However a panel opens (key or click), the other one closes.
+  document.addEventListener("toggle", function (e) {
+    var t = e.target;
+    if (!t.open || !t.matches || !t.matches("details.callback, details.declare")) return;
+    document.querySelectorAll("details.callback, details.declare").forEach(function (d) {
+      if (d !== t) d.open = false;
+    });
+  }, true);
+
+  // htmx focuses [autofocus] when the swap settles; base.html sets the settle delay to 0
+  // so that happens before the next key press, never after it (0 right after N would
+  // otherwise open the declaration and then lose the focus to "Next contact").
   document.addEventListener("htmx:afterSwap", function () {
     tick(); showCallerTime();
     var next = document.getElementById("next-contact");
