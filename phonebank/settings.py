@@ -65,6 +65,15 @@ def _secret(name: str, generated: Path, make) -> tuple[str, str]:
     return _private_file(generated, make), str(generated)
 
 
+def _log_key(origin: str) -> str:
+    from phonebank.tlog.note import generate_signer
+
+    try:
+        return generate_signer(origin).skey
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"PHONEBANK_LOG_ORIGIN {origin!r}: {exc}") from exc
+
+
 PHONEBANK_HOME = Path(os.environ.get("PHONEBANK_HOME") or "var").resolve()
 PHONEBANK_HOME.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -97,6 +106,14 @@ ALLOWED_HOSTS = [
 
 PHONEBANK_CLAIM_RATE_PER_MIN = _int("PHONEBANK_CLAIM_RATE_PER_MIN", 30)
 PHONEBANK_LOG_BATCH_SECONDS = _int("PHONEBANK_LOG_BATCH_SECONDS", 3600, minimum=1)
+# The log's name (the checkpoint origin and signing key name). Set it before the first
+# checkpoint; it is part of every signature: e.g. registry.example.org/log
+PHONEBANK_LOG_ORIGIN = os.environ.get("PHONEBANK_LOG_ORIGIN", "").strip()
+PHONEBANK_LOG_KEY, PHONEBANK_LOG_KEY_SOURCE = _secret(
+    "PHONEBANK_LOG_KEY",
+    PHONEBANK_HOME / "log-signing.key",
+    lambda: _log_key(PHONEBANK_LOG_ORIGIN or "localhost/phonebank-registry"),
+)
 PHONEBANK_UPLOAD_MAX_BYTES = _int("PHONEBANK_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
 PHONEBANK_IMPORT_PROCESSES = _int("PHONEBANK_IMPORT_PROCESSES", 2, minimum=1)
 
@@ -118,6 +135,7 @@ INSTALLED_APPS = [
     "phonebank.contacts",
     "phonebank.calling",
     "phonebank.registry",
+    "phonebank.tlog",
 ]
 
 MIDDLEWARE = [

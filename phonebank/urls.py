@@ -26,5 +26,7 @@ urlpatterns = [
     path("call/", include("phonebank.calling.urls")),
     path("", include("phonebank.contacts.urls")),
     path("api/", api.urls),
+    path("registry/", include("phonebank.registry.urls")),
+    path("log/", include("phonebank.tlog.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -8,7 +8,8 @@ a valid address, stable per real address, and not the real one.
 from django.conf import settings
 
 
-def client_ip_hash(request) -> str:
+def client_address(request) -> str:
+    """The client's address, for throttling only (hash it before storing anything)."""
     # Behind the reverse proxy REMOTE_ADDR is the proxy; the proxy's X-Forwarded-For is set
     # by our own proxy configuration, never trusted from the client unless configured.
     address = request.META.get("REMOTE_ADDR", "")
@@ -16,5 +17,10 @@ def client_ip_hash(request) -> str:
         forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
         if forwarded:
             address = forwarded.split(",")[-1].strip()
+    return address
+
+
+def client_ip_hash(request) -> str:
+    address = client_address(request)
     digits = "fd" + settings.PHONEBANK_KEYRING.keyed_hash(address, "ip")[:30]
     return ":".join(digits[i : i + 4] for i in range(0, 32, 4))

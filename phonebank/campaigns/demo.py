@@ -9,14 +9,16 @@ import json
 import os
 import random
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from phonebank.accounts.models import Role, User
 from phonebank.accounts.services import user_create
-from phonebank.campaigns.models import Campaign, PlaybookEntry
+from phonebank.campaigns.models import DEFAULT_ORGANISATIONS, Campaign, PlaybookEntry
 from phonebank.campaigns.services import campaign_create
 from phonebank.contacts.services import contacts_import_file
 
@@ -206,3 +208,68 @@ def demo_load(contacts: int = 2000) -> dict[str, str]:
     with os.fdopen(fd, "w") as fh:
         json.dump(creds, fh)
     return creds
+
+
+ALIAS_WORDS = [
+    "自由",
+    "新生",
+    "明天",
+    "晨光",
+    "清风",
+    "远山",
+    "春雨",
+    "向阳",
+    "松柏",
+    "海燕",
+    "白云",
+    "星光",
+    "青竹",
+    "长河",
+]
+ALIAS_LATIN = ["Free Bird", "New Dawn", "Clear Sky", "Spring Rain", "Morning Star"]
+
+
+def demo_registry(declarations: int = 150, days: int = 30, seed: int = 1989) -> int:
+    """Synthetic declarations over the last `days` days (a few withdrawn), sealed into the
+    log as the worker would have, a batch per few days. Once: nothing when some exist."""
+    from phonebank.lib.provinces import PROVINCES
+    from phonebank.registry.models import Declaration, Source
+    from phonebank.registry.services import (
+        declaration_record,
+        declaration_withdraw,
+        registry_publish,
+    )
+
+    if Declaration.objects.exists():
+        return 0
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    today = timezone.localdate()
+    codes: list[str] = []
+    withdrawn: set[str] = set()
+    orgs = [code for code, *_names in DEFAULT_ORGANISATIONS]
+    for day in range(days, -1, -1):
+        for _ in range(rng.randint(0, 2 * declarations // days)):
+            if len(codes) >= declarations:
+                break
+            if rng.random() < 0.2:
+                alias = f"{rng.choice(ALIAS_LATIN)} {rng.randint(1, 99)}"
+            else:
+                alias = rng.choice(ALIAS_WORDS) + rng.choice(ALIAS_WORDS)
+            _d, code = declaration_record(
+                alias=alias,
+                organisations=rng.sample(orgs, rng.randint(1, 3)),
+                allowed=set(orgs),
+                source=rng.choice([Source.PHONE, Source.PHONE, Source.WEB]),
+                consent=True,
+                province=rng.choice(PROVINCES).code if rng.random() < 0.7 else "",
+                on=today - timedelta(days=day),
+            )
+            codes.append(code)
+        if day % 5 == 0:
+            for code in rng.sample(codes, min(len(codes), 1)):
+                if code not in withdrawn and rng.random() < 0.5:
+                    declaration_withdraw(code=code)
+                    withdrawn.add(code)
+            registry_publish()
+    registry_publish()
+    return len(codes)

@@ -14,7 +14,11 @@ class DeclarationStatus(models.TextChoices):
 
 class Declaration(models.Model):
     """A public, pseudonymous declaration. Holds no phone number, name, caller, campaign or
-    time of day, and nothing links it to a call."""
+    time of day, and nothing links it to a call.
+
+    `receipt_hash` is the commitment to the receipt code that the log publishes; the code
+    itself is shown once and never stored. `log_index` is set when a batch is sealed.
+    """
 
     alias = models.CharField(max_length=64)
     province = models.CharField(max_length=2, blank=True, default="")
@@ -24,9 +28,10 @@ class Declaration(models.Model):
     status = models.CharField(
         max_length=16, choices=DeclarationStatus.choices, default=DeclarationStatus.ACTIVE
     )
+    log_index = models.BigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
-        indexes = [models.Index(fields=["declared_on"])]
+        indexes = [models.Index(fields=["declared_on"]), models.Index(fields=["alias"])]
 
     def __str__(self) -> str:
         return self.alias
@@ -47,3 +52,38 @@ class DeclarationOrganisation(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+
+class Withdrawal(models.Model):
+    """A declarant took their declaration back: a new log entry, the declaration stays."""
+
+    declaration = models.OneToOneField(
+        Declaration, on_delete=models.PROTECT, related_name="withdrawal"
+    )
+    withdrawn_on = models.DateField()
+    log_index = models.BigIntegerField(null=True, blank=True, unique=True)
+
+    def __str__(self) -> str:
+        return f"withdrawal of {self.declaration_id}"
+
+
+class Throttle(models.Model):
+    """A fixed-window counter for one (purpose, keyed hash of an address). Rows expire with
+    their window and are deleted by the next check that sees them; no address is stored."""
+
+    key = models.CharField(max_length=64, unique=True)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.key[:8]
+
+
+class SpentChallenge(models.Model):
+    """A solved proof-of-work challenge, kept until it expires so it cannot be replayed."""
+
+    signature = models.CharField(max_length=128, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return self.signature[:8]

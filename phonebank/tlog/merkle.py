@@ -324,6 +324,10 @@ class CompactRange:
         """Appends leaf hashes in order; returns the nodes completed, level by level."""
         return _nodes(self._extend(_check_leaf_hashes(leaf_hashes)))
 
+    def extend_levels(self, leaf_hashes: Iterable[bytes]) -> list[tuple[int, int, list[bytes]]]:
+        """Like extend, grouped by level: (level, first index, new hashes) per level."""
+        return self._extend(_check_leaf_hashes(leaf_hashes))
+
     def _extend(self, leaves: list[bytes]) -> list[tuple[int, int, list[bytes]]]:
         chunks = _grow(self._size, self._edge, leaves)
         self._size += len(leaves)

@@ -20,9 +20,13 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, no_serve, size, workers, **options):
         call_command("migrate", interactive=False, verbosity=0)
         creds = demo.demo_load()
+        demo.demo_registry()
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS("phonebank demo is ready (synthetic data only)."))
         self.stdout.write(f"  open   {url}")
+        self.stdout.write(
+            f"  public registry {url}registry/   transparency log {url}log/checkpoint"
+        )
         for name, password in creds.items():
             self.stdout.write(f"  sign in as {name:<12} password {password}")
         if not no_serve:

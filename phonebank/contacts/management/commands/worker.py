@@ -2,16 +2,22 @@ import logging
 import signal
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from phonebank.contacts import services
+from phonebank.registry import services as registry
+from phonebank.tlog.services import LogRefused
 
 log = logging.getLogger("phonebank.worker")
 
 
 class Command(BaseCommand):
-    help = "Run background imports (started by `phonebank serve`; run more for more throughput)."
+    help = (
+        "Run background imports and seal the registry's batches into the log (started by "
+        "`phonebank serve`; run more for more import throughput)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="run what is queued, then exit")
@@ -28,6 +34,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         while not stopping:
             close_old_connections()
+            self._registry()
             job = services.import_job_claim()
             if job is not None:
                 self.stdout.write(f"import {job.pk}: running")
@@ -44,3 +51,14 @@ class Command(BaseCommand):
             if once:
                 return
             time.sleep(poll)
+
+    def _registry(self) -> None:
+        """Seals the registry's pending batch once its period is over; prunes throttles."""
+        try:
+            sealed = registry.registry_publish_due(settings.PHONEBANK_LOG_BATCH_SECONDS)
+            registry.throttles_prune()
+        except LogRefused as exc:
+            log.error("registry: %s", exc)
+            return
+        if sealed is not None:
+            self.stdout.write(f"registry: sealed {sealed.added} entries; log size {sealed.size}")
