@@ -173,7 +173,9 @@ def test_withdrawal_is_a_new_entry_and_the_counts_drop_only_once_it_is_sealed(db
         "receipt": d.receipt_hash,
         "date": w.withdrawn_on.isoformat(),
     }
-    page = client.get(reverse("registry:declarations"), {"q": "后悔"}).content.decode()
+    page = client.get(
+        reverse("registry:declarations"), {"q": "后悔"}, HTTP_ACCEPT_LANGUAGE="en"
+    ).content.decode()
     assert "withdrawn" in page
 
 
