@@ -10,6 +10,7 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", account_views.healthz, name="healthz"),
     path("i18n/setlang/", set_language, name="set_language"),
+    path("join/<str:token>/", account_views.join, name="join"),
     path(
         "accounts/",
         include(
@@ -17,6 +18,8 @@ urlpatterns = [
                 [
                     path("login/", account_views.SignInView.as_view(), name="login"),
                     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+                    path("profile/", account_views.profile, name="profile"),
+                    path("password/", account_views.PasswordChangeView.as_view(), name="password"),
                 ],
                 "accounts",
             )

@@ -5,6 +5,7 @@ import secrets
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 
@@ -14,12 +15,38 @@ class Role(models.TextChoices):
     CALLER = "caller", _("Caller")
 
 
+class CallerStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    SUSPENDED = "suspended", _("Suspended")
+
+
 class User(AbstractUser):
-    """A person who signs in. Email is optional: volunteers need not give one."""
+    """A person who signs in. Email is optional: volunteers need not give one.
+
+    A caller who signed up through an invitation starts *pending*: they may practise but get
+    no real contact until a coordinator approves them. `session_version` is part of the
+    session hash: raising it ends every session of the user at once.
+    """
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CALLER)
     language = models.CharField(max_length=10, blank=True, default="")
     timezone = models.CharField(max_length=64, blank=True, default="")
+    status = models.CharField(
+        max_length=16, choices=CallerStatus.choices, default=CallerStatus.APPROVED
+    )
+    trusted = models.BooleanField(default=False)
+    session_version = models.PositiveIntegerField(default=0)
+
+    def _get_session_auth_hash(self, secret=None):
+        key_salt = "phonebank.accounts.User.session_auth_hash"
+        value = f"{self.password}:{self.session_version}"
+        return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
+
+    @property
+    def may_call(self) -> bool:
+        """May receive real contacts: approved (staff always are)."""
+        return self.role != Role.CALLER or self.status == CallerStatus.APPROVED
 
     @property
     def is_admin(self) -> bool:
@@ -84,3 +111,47 @@ class ApiToken(models.Model):
     @staticmethod
     def new_raw() -> str:
         return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class InvitationQuerySet(models.QuerySet):
+    def usable(self, now):
+        return self.filter(
+            revoked_at__isnull=True, expires_at__gt=now, uses__lt=models.F("max_uses")
+        )
+
+
+class Invitation(models.Model):
+    """A sign-up link for a campaign. Only its hash is kept; the link is shown once."""
+
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="invitations"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    note = models.CharField(max_length=200, blank=True, default="")  # who it was for
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    max_uses = models.PositiveIntegerField(default=1)
+    uses = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InvitationQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return f"invitation {self.pk} to {self.campaign_id}"
+
+    def state(self, now) -> str:
+        """usable, revoked, expired or used (in that order of precedence)."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at <= now:
+            return "expired"
+        if self.uses >= self.max_uses:
+            return "used"
+        return "usable"
+
+    @staticmethod
+    def new_raw() -> str:
+        return secrets.token_urlsafe(24)

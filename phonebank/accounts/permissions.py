@@ -6,6 +6,7 @@ import functools
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -55,3 +56,64 @@ def import_for_staff(user, pk: int):
     if job.campaign is not None:
         campaign_for_staff(user, job.campaign.slug)
     return job
+
+
+def _member_check(user) -> tuple[str, list]:
+    """SQL condition (on a campaign id in ``{campaign}``) and parameters for "this user may
+    work in the campaign": the same rule as ``Campaign.objects.visible_to``."""
+    from phonebank.accounts.models import Membership
+    from phonebank.lib import rawsql
+
+    if user.is_admin:
+        return "1 = 1", []
+    return (
+        f"EXISTS (SELECT 1 FROM {rawsql.table(Membership)} m "  # noqa: S608
+        "WHERE m.campaign_id = {campaign} AND m.user_id = %s)",
+        [user.pk],
+    )
+
+
+def campaign_for_member(user, slug: str):
+    """The campaign, if this user may see it (``Campaign.objects.visible_to``); 404 otherwise.
+
+    One hand-written statement: it runs on every claim (lib/rawsql.py says why)."""
+    from phonebank.campaigns.models import Campaign
+    from phonebank.lib import rawsql
+
+    if not user.is_authenticated:
+        raise Http404
+    check, params = _member_check(user)
+    columns = rawsql.columns(Campaign, "c")
+    sql = (
+        f"SELECT {columns.sql} FROM {rawsql.table(Campaign)} c "  # noqa: S608
+        f"WHERE c.slug = %s AND {check.format(campaign='c.id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [slug, *params])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404
+    return columns.load(row)
+
+
+def target_for_member(user, pk: int):
+    """A queue target in one of this user's campaigns; 404 otherwise (its existence is not
+    told). One hand-written statement: it runs on every outcome. Its contact and campaign
+    load when first used."""
+    from phonebank.calling.models import Target
+    from phonebank.lib import rawsql
+
+    if not user.is_authenticated:
+        raise Http404
+    check, params = _member_check(user)
+    columns = rawsql.columns(Target, "t")
+    sql = (
+        f"SELECT {columns.sql} FROM {rawsql.table(Target)} t "  # noqa: S608
+        f"WHERE t.id = %s AND {check.format(campaign='t.campaign_id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk, *params])
+        row = cursor.fetchone()
+    if row is None:
+        raise Http404
+    return columns.load(row)

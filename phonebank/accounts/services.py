@@ -1,15 +1,28 @@
-"""Writes for accounts: users, roles, campaign membership, API tokens. Each is audited."""
+"""Writes for accounts: users, roles, campaign membership, API tokens, invitations and the
+vetting of callers. Each is audited."""
 
 from __future__ import annotations
 
+import zoneinfo
+from datetime import timedelta
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from phonebank.accounts.models import ApiToken, Membership, Role, User, token_hash
+from phonebank.accounts.models import (
+    ApiToken,
+    CallerStatus,
+    Invitation,
+    Membership,
+    Role,
+    User,
+    token_hash,
+)
 from phonebank.audit.services import log_action
+from phonebank.lib import rawsql
 from phonebank.lib.errors import DomainError
 
 
@@ -96,18 +109,31 @@ def token_create(*, user: User, actor, name: str = "") -> tuple[ApiToken, str]:
 
 
 def token_authenticate(raw: str) -> User | None:
-    """The active user a token belongs to, or None."""
+    """The active user an unrevoked token belongs to, or None.
+
+    Checked against the database on every request (no cache), so a revoked token, a
+    disabled or suspended user, or a changed role takes effect on the next request. It
+    runs on every API call: one hand-written statement on the unique key_hash index,
+    the same conditions as ``ApiToken.objects.active()``.
+    """
     if not raw or len(raw) > 100:
         return None
-    token = (
-        ApiToken.objects.active().select_related("user").filter(key_hash=token_hash(raw)).first()
+    token, user = rawsql.columns(ApiToken, "t", "id", "last_used_at"), rawsql.columns(User, "u")
+    sql = (
+        f"SELECT {token.sql}, {user.sql} FROM {rawsql.table(ApiToken)} t "  # noqa: S608
+        f"INNER JOIN {rawsql.table(User)} u ON u.id = t.user_id "
+        "WHERE t.key_hash = %s AND t.revoked_at IS NULL AND u.is_active = %s"
     )
-    if token is None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [token_hash(raw), True])
+        row = cursor.fetchone()
+    if row is None:
         return None
+    token_id, last_used_at = token.values(row)
     now = timezone.now()
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
-        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    if last_used_at is None or (now - last_used_at).total_seconds() > 60:
+        ApiToken.objects.filter(pk=token_id).update(last_used_at=now)
+    return user.load(row, token.width)
 
 
 @transaction.atomic
@@ -115,3 +141,167 @@ def token_revoke(*, token: ApiToken, actor) -> None:
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
     log_action(token, "accounts.token.revoked", actor=actor, user=token.user_id)
+
+
+# --- invitations --------------------------------------------------------------------------
+
+INVITATION_MAX_DAYS = 90
+INVITATION_MAX_USES = 100
+
+
+@transaction.atomic
+def invitation_create(
+    *, campaign, actor, note: str = "", days: int = 7, max_uses: int = 1
+) -> tuple[Invitation, str]:
+    """A sign-up link for a campaign; returns the row and the secret part of the link
+    (shown once: only its hash is stored). phonebank sends nothing: the coordinator shares
+    the link through their own channels."""
+    if not 1 <= days <= INVITATION_MAX_DAYS:
+        raise DomainError(
+            _("An invitation is valid for 1 to %(n)d days.") % {"n": INVITATION_MAX_DAYS}
+        )
+    if not 1 <= max_uses <= INVITATION_MAX_USES:
+        raise DomainError(
+            _("An invitation can be used 1 to %(n)d times.") % {"n": INVITATION_MAX_USES}
+        )
+    raw = Invitation.new_raw()
+    invitation = Invitation.objects.create(
+        campaign=campaign,
+        key_hash=token_hash(raw),
+        note=note.strip()[:200],
+        created_by=actor,
+        expires_at=timezone.now() + timedelta(days=days),
+        max_uses=max_uses,
+    )
+    log_action(
+        invitation,
+        "accounts.invitation.created",
+        actor=actor,
+        campaign=campaign.slug,
+        days=days,
+        max_uses=max_uses,
+    )
+    return invitation, raw
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
+    if invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        log_action(invitation, "accounts.invitation.revoked", actor=actor)
+    return invitation
+
+
+def invitation_find(raw: str) -> Invitation | None:
+    if not raw or len(raw) > 64:
+        return None
+    return Invitation.objects.select_related("campaign").filter(key_hash=token_hash(raw)).first()
+
+
+def _check_timezone(name: str) -> str:
+    if name not in zoneinfo.available_timezones():
+        raise DomainError(_("Unknown time zone: %(zone)s.") % {"zone": name})
+    return name
+
+
+@transaction.atomic
+def invitation_accept(
+    *, raw: str, username: str, password: str, language: str, timezone_name: str
+) -> User:
+    """Sign up through an invitation: a new caller of its campaign, pending approval."""
+    from django.conf import settings
+
+    found = invitation_find(raw)
+    invitation = (
+        Invitation.objects.select_for_update().get(pk=found.pk) if found is not None else None
+    )
+    if invitation is None or invitation.state(timezone.now()) != "usable":
+        raise DomainError(_("This invitation link is no longer valid."))
+    if language not in dict(settings.LANGUAGES):
+        raise DomainError(_("Unknown language."))
+    user = user_create(
+        username=username.strip(),
+        password=password,
+        role=Role.CALLER,
+        actor=None,
+        language=language,
+        timezone_name=_check_timezone(timezone_name),
+    )
+    user.status = CallerStatus.PENDING
+    user.save(update_fields=["status"])
+    membership_add(user=user, campaign=invitation.campaign, actor=user)
+    invitation.uses += 1
+    invitation.save(update_fields=["uses"])
+    log_action(
+        invitation, "accounts.invitation.used", actor=user, campaign=invitation.campaign.slug
+    )
+    return user
+
+
+# --- vetting ----------------------------------------------------------------------------
+
+
+def _caller_of(user: User) -> User:
+    if user.role != Role.CALLER:
+        raise DomainError(_("Only callers are approved, trusted or suspended."))
+    return User.objects.select_for_update().get(pk=user.pk)
+
+
+@transaction.atomic
+def caller_approve(*, user: User, actor) -> User:
+    """A pending (or suspended) caller may now receive real contacts."""
+    locked = _caller_of(user)
+    old = locked.status
+    if old != CallerStatus.APPROVED:
+        locked.status = CallerStatus.APPROVED
+        locked.save(update_fields=["status"])
+        log_action(locked, "accounts.caller.approved", actor=actor, old=old)
+    return locked
+
+
+@transaction.atomic
+def caller_suspend(*, user: User, actor) -> User:
+    """At once: ends the caller's sessions, revokes their API tokens, and returns the
+    contacts they hold to the queue."""
+    from phonebank.calling.services import leases_release_all
+
+    locked = _caller_of(user)
+    old = locked.status
+    locked.status = CallerStatus.SUSPENDED
+    locked.session_version += 1  # every session's hash changes: all of them end
+    locked.save(update_fields=["status", "session_version"])
+    now = timezone.now()
+    revoked = ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=now)
+    released = leases_release_all(caller=locked)
+    log_action(
+        locked,
+        "accounts.caller.suspended",
+        actor=actor,
+        old=old,
+        tokens_revoked=revoked,
+        contacts_released=released,
+    )
+    return locked
+
+
+@transaction.atomic
+def caller_trust_set(*, user: User, trusted: bool, actor) -> User:
+    locked = _caller_of(user)
+    if locked.trusted != trusted:
+        locked.trusted = trusted
+        locked.save(update_fields=["trusted"])
+        log_action(locked, "accounts.caller.trusted", actor=actor, trusted=trusted)
+    return locked
+
+
+@transaction.atomic
+def profile_update(*, user: User, language: str, timezone_name: str) -> User:
+    from django.conf import settings
+
+    if language and language not in dict(settings.LANGUAGES):
+        raise DomainError(_("Unknown language."))
+    user.language = language
+    user.timezone = _check_timezone(timezone_name) if timezone_name else ""
+    user.save(update_fields=["language", "timezone"])
+    return user

@@ -10,17 +10,23 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from ninja import NinjaAPI, Query, Schema, Status
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from pydantic import Field
 
-from phonebank.accounts.models import Role
+from phonebank.accounts import services as accounts
+from phonebank.accounts.models import Membership, Role
+from phonebank.accounts.permissions import campaign_for_member, target_for_member
 from phonebank.api.auth import TokenAuth
 from phonebank.api.schemas import (
+    CallerOut,
     ClaimOut,
     ContactPage,
     Error,
+    InvitationIn,
+    InvitationOut,
     Ok,
     OutcomeIn,
     OutcomeOut,
@@ -67,7 +73,7 @@ def invalid(request, exc):
 
 def _campaign_for_staff(user, slug: str) -> Campaign:
     if user.role not in (Role.ADMIN, Role.COORDINATOR):
-        raise HttpError(403, "Only coordinators and admins may list contacts.")
+        raise HttpError(403, "Only coordinators and admins may do this.")
     campaign = Campaign.objects.visible_to(user).filter(slug=slug).first()
     if campaign is None:
         raise Http404
@@ -114,10 +120,7 @@ def campaign_contacts(request, slug: str, filters: Query[ContactFilters]):
 
 
 def _member_campaign(user, slug: str) -> Campaign:
-    campaign = Campaign.objects.visible_to(user).filter(slug=slug).first()
-    if campaign is None:
-        raise Http404
-    return campaign
+    return campaign_for_member(user, slug)
 
 
 def _target_of(user, pk: int) -> Target:
@@ -125,15 +128,17 @@ def _target_of(user, pk: int) -> Target:
 
     Its contact and campaign load when first used: outcome_record reads the row afresh.
     """
-    target = Target.objects.filter(pk=pk, campaign__in=Campaign.objects.visible_to(user)).first()
-    if target is None:
-        raise Http404
-    return target
+    return target_for_member(user, pk)
 
 
 @api.exception_handler(calling.LeaseLost)
 def lease_lost(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(calling.NotApproved)
+def not_approved(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=403)
 
 
 @api.exception_handler(calling.RateLimited)
@@ -148,7 +153,7 @@ def refused(request, exc):
 
 @api.post(
     "/campaigns/{slug}/claim",
-    response={200: ClaimOut, 204: None, 404: Error, 409: Error, 429: Error},
+    response={200: ClaimOut, 204: None, 403: Error, 404: Error, 409: Error, 429: Error},
     summary="Lease the next contact that may be called now (204: nobody now)",
 )
 def claim(request, slug: str):
@@ -241,3 +246,114 @@ def stats(request, slug: str):
         "outcomes": {code: counts.get(code, 0) for code in Outcome.values},
         "calls": sum(counts.values()),
     }
+
+
+# -- people: a campaign's callers and invitations (coordinators and admins) --------------------
+
+
+def _caller_in(campaign: Campaign, pk: int):
+    membership = (
+        Membership.objects.select_related("user")
+        .filter(campaign=campaign, user_id=pk, user__role=Role.CALLER)
+        .first()
+    )
+    if membership is None:
+        raise Http404
+    return membership
+
+
+def _caller_out(membership) -> dict:
+    user = membership.user
+    return {
+        "id": user.pk,
+        "username": user.username,
+        "status": user.status,
+        "trusted": user.trusted,
+        "member_since": membership.created_at.isoformat(),
+    }
+
+
+@api.get(
+    "/campaigns/{slug}/callers",
+    response={200: list[CallerOut], 403: Error, 404: Error},
+    summary="A campaign's callers and their vetting status",
+)
+def campaign_callers(request, slug: str):
+    campaign = _campaign_for_staff(request.user, slug)
+    rows = Membership.objects.select_related("user").filter(
+        campaign=campaign, user__role=Role.CALLER
+    )
+    return [_caller_out(m) for m in rows.order_by("user__username")]
+
+
+@api.post(
+    "/campaigns/{slug}/callers/{caller_id}/{action}",
+    response={200: CallerOut, 403: Error, 404: Error},
+    summary="Vet a caller: action is approve, suspend, trust or untrust (audited)",
+)
+def caller_vet(request, slug: str, caller_id: int, action: str):
+    campaign = _campaign_for_staff(request.user, slug)
+    membership = _caller_in(campaign, caller_id)
+    actions = {
+        "approve": lambda u: accounts.caller_approve(user=u, actor=request.user),
+        "suspend": lambda u: accounts.caller_suspend(user=u, actor=request.user),
+        "trust": lambda u: accounts.caller_trust_set(user=u, trusted=True, actor=request.user),
+        "untrust": lambda u: accounts.caller_trust_set(user=u, trusted=False, actor=request.user),
+    }
+    if action not in actions:
+        raise Http404
+    membership.user = actions[action](membership.user)
+    return _caller_out(membership)
+
+
+def _invitation_out(invitation, url: str | None = None) -> dict:
+    return {
+        "id": invitation.pk,
+        "note": invitation.note,
+        "state": invitation.state(timezone.now()),
+        "expires_at": invitation.expires_at.isoformat(),
+        "uses": invitation.uses,
+        "max_uses": invitation.max_uses,
+        "url": url,
+    }
+
+
+@api.get(
+    "/campaigns/{slug}/invitations",
+    response={200: list[InvitationOut], 403: Error, 404: Error},
+    summary="A campaign's invitation links (their secret part is never shown again)",
+)
+def invitations_list(request, slug: str):
+    campaign = _campaign_for_staff(request.user, slug)
+    return [_invitation_out(i) for i in campaign.invitations.order_by("-created_at")[:200]]
+
+
+@api.post(
+    "/campaigns/{slug}/invitations",
+    response={201: InvitationOut, 400: Error, 403: Error, 404: Error},
+    summary="Create an invitation link (its URL is in this answer only)",
+)
+def invitation_create(request, slug: str, body: InvitationIn):
+    campaign = _campaign_for_staff(request.user, slug)
+    invitation, raw = accounts.invitation_create(
+        campaign=campaign,
+        actor=request.user,
+        note=body.note,
+        days=body.days,
+        max_uses=body.max_uses,
+    )
+    url = request.build_absolute_uri(reverse("join", args=[raw]))
+    return Status(201, _invitation_out(invitation, url))
+
+
+@api.post(
+    "/campaigns/{slug}/invitations/{invitation_id}/revoke",
+    response={200: InvitationOut, 403: Error, 404: Error},
+    summary="Revoke an invitation link at once",
+)
+def invitation_revoke(request, slug: str, invitation_id: int):
+    campaign = _campaign_for_staff(request.user, slug)
+    invitation = campaign.invitations.filter(pk=invitation_id).first()
+    if invitation is None:
+        raise Http404
+    return _invitation_out(accounts.invitation_revoke(invitation=invitation, actor=request.user))

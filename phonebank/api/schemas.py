@@ -1,4 +1,5 @@
 from ninja import Schema
+from pydantic import Field
 
 
 class Error(Schema):
@@ -69,3 +70,27 @@ class StatsOut(Schema):
     scope: str  # "campaign" or "caller"
     outcomes: dict[str, int]
     calls: int
+
+
+class CallerOut(Schema):
+    id: int
+    username: str
+    status: str  # pending, approved, suspended
+    trusted: bool
+    member_since: str
+
+
+class InvitationIn(Schema):
+    note: str = Field("", max_length=200)
+    days: int = Field(7, ge=1, le=90)
+    max_uses: int = Field(1, ge=1, le=100)
+
+
+class InvitationOut(Schema):
+    id: int
+    note: str
+    state: str  # usable, revoked, expired, used
+    expires_at: str
+    uses: int
+    max_uses: int
+    url: str | None = None  # only in the answer that creates it

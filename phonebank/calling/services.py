@@ -22,6 +22,7 @@ from phonebank.calling.models import CallAttempt, ClaimWindow, Outcome, Target, 
 from phonebank.campaigns.models import PlaybookEntry, RetryRule
 from phonebank.contacts.models import Contact, DoNotCall
 from phonebank.contacts.services import dnc_add
+from phonebank.lib import rawsql
 from phonebank.lib.errors import DomainError
 from phonebank.registry.models import Source
 from phonebank.registry.services import declaration_record
@@ -31,6 +32,19 @@ CALLBACK_MAX_DAYS = 60
 
 class LeaseLost(DomainError):
     """The caller does not hold this contact (any more): someone else has it."""
+
+
+class NotApproved(DomainError):
+    """A caller waiting for approval, or suspended: no real contact, no outcome."""
+
+
+def _check_approved(caller) -> None:
+    if not caller.may_call:
+        if caller.status == "suspended":
+            raise NotApproved(_("Your account is suspended. Ask your coordinator."))
+        raise NotApproved(
+            _("A coordinator has not approved your account yet. Meanwhile, practise.")
+        )
 
 
 class RateLimited(DomainError):
@@ -191,6 +205,7 @@ def target_claim(*, campaign, caller, now: datetime | None = None) -> Claim | No
     claims run one at a time; on PostgreSQL rows are locked with SKIP LOCKED, so concurrent
     claims pass each other. Either way the final UPDATE only succeeds on a free row.
     """
+    _check_approved(caller)
     now = now or timezone.now()
     lease_until = now + timedelta(minutes=campaign.lease_minutes)
     zones = selectors.open_zones(campaign, now)  # cached: read before queueing for the lock
@@ -200,7 +215,7 @@ def target_claim(*, campaign, caller, now: datetime | None = None) -> Claim | No
     if pk is None:
         return None
     # The lease is ours now: read the contact after the commit, outside the write lock.
-    return Claim(Target.objects.select_related("contact").get(pk=pk), renewed=renewed)
+    return Claim(selectors.target_with_contact(pk), renewed=renewed)
 
 
 def _one_claim_at_a_time(caller) -> None:
@@ -265,10 +280,16 @@ def _callback_time(value: datetime | None, now: datetime) -> datetime:
 
 
 def _next_state(
-    target: Target, caller, outcome: str, callback_at: datetime | None, now: datetime
+    target: Target,
+    caller,
+    outcome: str,
+    callback_at: datetime | None,
+    now: datetime,
+    retry: _Retry | None = None,
 ) -> dict:
     """What recording ``outcome`` on target sets on its row (reads only; DomainError if the
-    rules refuse). The lease ends whatever the outcome."""
+    rules refuse). The lease ends whatever the outcome. ``retry``: the campaign's retry rule
+    and earlier attempts as _outcome_facts read them; read here when not given."""
     state = {
         "attempts": target.attempts + 1,
         "last_outcome": outcome,
@@ -289,20 +310,54 @@ def _next_state(
     elif outcome in (Outcome.WRONG_NUMBER, Outcome.INVALID_NUMBER):
         state["status"] = TargetStatus.CLOSED
     else:
-        rule = RetryRule.objects.filter(campaign_id=target.campaign_id, outcome=outcome).first()
-        times = CallAttempt.objects.filter(target=target, outcome=outcome).count() + 1
-        if rule is None or times >= rule.max_attempts:
-            state["status"] = TargetStatus.EXHAUSTED if rule else TargetStatus.DONE
+        if retry is None:
+            rule = RetryRule.objects.filter(campaign_id=target.campaign_id, outcome=outcome)
+            retry = _Retry(
+                rule.values_list("delay_minutes", "max_attempts").first(),
+                CallAttempt.objects.filter(target=target, outcome=outcome).count(),
+            )
+        times = retry.earlier + 1
+        if retry.rule is None or times >= retry.rule[1]:
+            state["status"] = TargetStatus.EXHAUSTED if retry.rule else TargetStatus.DONE
         else:
             state["status"] = TargetStatus.OPEN
-            state["next_call_at"] = now + timedelta(minutes=rule.delay_minutes)
+            state["next_call_at"] = now + timedelta(minutes=retry.rule[0])
     return state
 
 
-def _on_dnc(target: Target) -> bool:
-    return DoNotCall.objects.filter(
-        blind_index__in=Contact.objects.filter(pk=target.contact_id).values("blind_index")
-    ).exists()
+@dataclass
+class _Retry:
+    rule: tuple[int, int] | None  # the campaign's (delay_minutes, max_attempts) for an outcome
+    earlier: int  # attempts on the target that ended with this outcome before
+
+
+def _outcome_facts(pk: int, outcome: str) -> tuple[Target, bool, _Retry]:
+    """What an outcome is worked out from, in one statement: the target row as it is now,
+    whether its number is on the do-not-call list, and the campaign's retry rule for
+    ``outcome`` with the attempts that ended so on this target before.
+
+    Hand-written (lib/rawsql.py says why); the same reads as ``_next_state`` makes through
+    the ORM when it is not given them. Target.DoesNotExist when there is no such target.
+    """
+    target = rawsql.columns(Target, "t")
+    sql = (
+        f"SELECT {target.sql}, "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {rawsql.table(DoNotCall)} d INNER JOIN "
+        f"{rawsql.table(Contact)} k ON d.blind_index = k.blind_index WHERE k.id = t.contact_id), "
+        "r.delay_minutes, r.max_attempts, "
+        f"(SELECT COUNT(*) FROM {rawsql.table(CallAttempt)} a "
+        "WHERE a.target_id = t.id AND a.outcome = %s) "
+        f"FROM {rawsql.table(Target)} t LEFT OUTER JOIN {rawsql.table(RetryRule)} r "
+        "ON r.campaign_id = t.campaign_id AND r.outcome = %s WHERE t.id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [outcome, outcome, pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Target.DoesNotExist(f"no target {pk}")
+    on_dnc, delay, most, earlier = row[target.width :]
+    rule = (delay, most) if delay is not None else None
+    return target.load(row), bool(on_dnc), _Retry(rule, earlier)
 
 
 def outcome_record(
@@ -327,12 +382,15 @@ def outcome_record(
     holder of a lease changes a leased contact). Should the row have changed meanwhile, it
     is read again, locked, and the outcome worked out afresh.
     """
+    _check_approved(caller)
     now = now or timezone.now()
     if outcome not in Outcome.values:
         raise DomainError(_("Unknown outcome %(code)s.") % {"code": outcome})
     if len(notes) > 5000:
         raise DomainError(_("Notes may have at most 5,000 characters."))
-    current = Target.objects.get(pk=target.pk)  # its contact and campaign load if needed
+    # The row as it is now (its contact and campaign load if needed), and the rest of what
+    # the outcome is worked out from.
+    current, on_dnc, retry = _outcome_facts(target.pk, outcome)
     if current.lease_holder_id != caller.pk:
         raise LeaseLost(_("Someone else has this contact now; take the next one."))
     playbook = (
@@ -351,9 +409,9 @@ def outcome_record(
         if outcome == Outcome.DECLARED
         else set()
     )
-    state = _next_state(current, caller, outcome, callback_at, now)
+    state = _next_state(current, caller, outcome, callback_at, now, retry)
     started = current.leased_at or now
-    if state["status"] != TargetStatus.DNC and _on_dnc(current):
+    if state["status"] != TargetStatus.DNC and on_dnc:
         # Put on the list by another call while this one went on: it stays off the queue.
         state.update(status=TargetStatus.DNC, next_call_at=None, callback_caller=None)
 
@@ -395,3 +453,11 @@ def outcome_record(
             attempt.objections.set(playbook)
         log_action(attempt, "calling.outcome.recorded", actor=caller, outcome=outcome)
     return attempt, receipt
+
+
+@_queued_atomic
+def leases_release_all(*, caller) -> int:
+    """Return every contact a caller holds to the queue at once (on suspension)."""
+    return Target.objects.filter(lease_holder=caller).update(
+        lease_holder=None, lease_expires_at=None, leased_at=None
+    )

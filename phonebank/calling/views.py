@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_POST
 from phonebank.calling import selectors, services
 from phonebank.calling.forms import OutcomeForm, TimezoneForm
 from phonebank.calling.models import CallAttempt, Outcome, Target
+from phonebank.calling.practice import practice_target
 from phonebank.campaigns.models import Campaign
 from phonebank.lib import hours
 from phonebank.lib.errors import DomainError
@@ -58,9 +60,23 @@ def _zone(target: Target) -> str:
     return target.contact.timezone or target.campaign.default_timezone
 
 
-def _context(request, campaign, target=None, form=None, **extra):
+def _context(request, campaign, target=None, form=None, practice=False, **extra):
     now = timezone.now()
+    if practice:
+        urls = {
+            "outcome_url": reverse("calling:practice_outcome", args=[campaign.slug]),
+            "release_url": reverse("calling:practice", args=[campaign.slug]),
+        }
+    elif target is not None:
+        urls = {
+            "outcome_url": reverse("calling:outcome", args=[campaign.slug, target.pk]),
+            "release_url": reverse("calling:release", args=[campaign.slug, target.pk]),
+        }
+    else:
+        urls = {}
     ctx = {
+        "practice": practice,
+        **urls,
         "campaign": campaign,
         "target": target,
         "now": now,
@@ -87,7 +103,9 @@ def _context(request, campaign, target=None, form=None, **extra):
                 "minutes_left": int((changes - now).total_seconds() // 60)
                 if is_open and changes
                 else 0,
-                "history": CallAttempt.objects.filter(target=target).order_by("-ended_at")[:5],
+                "history": []
+                if practice
+                else CallAttempt.objects.filter(target=target).order_by("-ended_at")[:5],
                 "playbook": campaign.playbook.all(),
                 "organisations": campaign.organisations.all(),
                 "form": form or OutcomeForm(campaign=campaign, zone=zone),
@@ -124,6 +142,8 @@ def next_contact(request, slug):
         claim = services.target_claim(campaign=campaign, caller=request.user)
     except services.RateLimited as exc:
         return _render(request, _context(request, campaign, error=str(exc)), status=429)
+    except services.NotApproved as exc:
+        return _render(request, _context(request, campaign, error=str(exc)), status=403)
     if claim is None:
         now = timezone.now()
         return _render(
@@ -161,6 +181,8 @@ def outcome(request, slug, pk):
         )
     except services.LeaseLost as exc:
         return _render(request, _context(request, campaign, error=str(exc)), status=409)
+    except services.NotApproved as exc:
+        return _render(request, _context(request, campaign, error=str(exc)), status=403)
     except DomainError as exc:
         form.add_error(None, str(exc))
         return _render(request, _context(request, campaign, target, form), status=400)
@@ -183,6 +205,44 @@ def renew(request, slug, pk):
     target = _held(request.user, campaign, pk)
     services.lease_renew(target=target, caller=request.user)
     return render(request, "calling/_lease.html", {"target": target, "campaign": campaign})
+
+
+@login_required
+def practice(request, slug):
+    """Practice mode: the full workspace with a made-up contact and the campaign's real
+    script and playbook. Nothing is claimed, recorded or counted; no number is shown."""
+    campaign = _campaign(request.user, slug)
+    target = practice_target(campaign)
+    return _render(request, _context(request, campaign, target, practice=True))
+
+
+@require_POST
+@login_required
+def practice_outcome(request, slug):
+    """A practice outcome: checked like a real one, so mistakes show, then forgotten."""
+    campaign = _campaign(request.user, slug)
+    zone = campaign.default_timezone
+    form = OutcomeForm(request.POST, campaign=campaign, zone=zone)
+    target = practice_target(campaign)
+    if not form.is_valid():
+        return _render(request, _context(request, campaign, target, form, practice=True), 400)
+    data = form.cleaned_data
+    receipt = None
+    if data["outcome"] == Outcome.DECLARED:
+        declaration = form.declaration()
+        if declaration.get("consent") is not True or not declaration.get("alias", "").strip():
+            form.add_error(
+                None, _("A declaration needs the person's explicit agreement and an alias.")
+            )
+            return _render(request, _context(request, campaign, target, form, practice=True), 400)
+        receipt = "PRAC-TICE-0000-0000"
+    label = dict(Outcome.choices)[data["outcome"]]
+    return _render(
+        request,
+        _context(
+            request, campaign, practice=True, practice_recorded=label, practice_receipt=receipt
+        ),
+    )
 
 
 @login_required

@@ -1,11 +1,23 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 
-from phonebank.accounts.models import Membership
+from phonebank.accounts.forms import InvitationForm
+from phonebank.accounts.models import Invitation, Membership
 from phonebank.accounts.permissions import campaign_for_staff, staff_required
-from phonebank.accounts.services import membership_remove
+from phonebank.accounts.services import (
+    caller_approve,
+    caller_suspend,
+    caller_trust_set,
+    invitation_create,
+    invitation_revoke,
+    membership_remove,
+)
 from phonebank.campaigns import services
 from phonebank.campaigns.forms import (
     CampaignForm,
@@ -144,11 +156,15 @@ def rules(request, slug):
     )
 
 
+@never_cache
 @staff_required
 def people(request, slug):
-    """The campaign's members: add an existing caller by username, or remove one."""
+    """The campaign's people: members and their vetting (approve, trust, suspend), adding an
+    existing caller, and invitation links for new volunteers."""
     campaign = campaign_for_staff(request.user, slug)
     form = MemberForm(request.POST if "username" in request.POST else None)
+    invite_form = InvitationForm(request.POST if "invite" in request.POST else None)
+    new_link = None
     if request.method == "POST":
         if "remove" in request.POST:
             membership = get_object_or_404(
@@ -159,7 +175,44 @@ def people(request, slug):
             membership_remove(membership=membership, actor=request.user)
             messages.success(request, _("Removed."))
             return redirect("campaigns:people", slug=slug)
-        if form.is_valid():
+        if "vet" in request.POST:
+            member = get_object_or_404(
+                Membership, campaign=campaign, pk=request.POST.get("member"), user__role="caller"
+            ).user
+            action = request.POST["vet"]
+            done = {
+                "approve": lambda: caller_approve(user=member, actor=request.user),
+                "suspend": lambda: caller_suspend(user=member, actor=request.user),
+                "trust": lambda: caller_trust_set(user=member, trusted=True, actor=request.user),
+                "untrust": lambda: caller_trust_set(user=member, trusted=False, actor=request.user),
+            }.get(action)
+            if done is None:
+                raise Http404
+            done()
+            messages.success(request, _("Saved."))
+            return redirect("campaigns:people", slug=slug)
+        if "revoke_invitation" in request.POST:
+            invitation = get_object_or_404(
+                Invitation, campaign=campaign, pk=request.POST.get("revoke_invitation")
+            )
+            invitation_revoke(invitation=invitation, actor=request.user)
+            messages.success(request, _("The invitation link no longer works."))
+            return redirect("campaigns:people", slug=slug)
+        if "invite" in request.POST and invite_form.is_valid():
+            try:
+                _invitation, raw = invitation_create(
+                    campaign=campaign,
+                    actor=request.user,
+                    note=invite_form.cleaned_data["note"],
+                    days=invite_form.cleaned_data["days"],
+                    max_uses=invite_form.cleaned_data["max_uses"],
+                )
+            except DomainError as exc:
+                invite_form.add_error(None, str(exc))
+            else:
+                new_link = request.build_absolute_uri(reverse("join", args=[raw]))
+                invite_form = InvitationForm()
+        elif "username" in request.POST and form.is_valid():
             try:
                 services.member_add(
                     campaign=campaign, username=form.cleaned_data["username"], actor=request.user
@@ -170,8 +223,21 @@ def people(request, slug):
                 messages.success(request, _("Added."))
                 return redirect("campaigns:people", slug=slug)
     members = campaign.memberships.select_related("user").order_by("user__role", "user__username")
+    now = timezone.now()
+    invitations = [
+        (i, i.state(now))
+        for i in campaign.invitations.select_related("created_by").order_by("-created_at")[:50]
+    ]
     return render(
         request,
         "campaigns/people.html",
-        {"campaign": campaign, "form": form, "members": members, "tab": "people"},
+        {
+            "campaign": campaign,
+            "form": form,
+            "invite_form": invite_form,
+            "new_link": new_link,
+            "members": members,
+            "invitations": invitations,
+            "tab": "people",
+        },
     )
