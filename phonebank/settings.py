@@ -105,6 +105,8 @@ ALLOWED_HOSTS = [
 ]
 
 PHONEBANK_CLAIM_RATE_PER_MIN = _int("PHONEBANK_CLAIM_RATE_PER_MIN", 30)
+# TOTP two-factor sign-in for admins and coordinators (off by default only in the demo).
+PHONEBANK_REQUIRE_2FA = _bool("PHONEBANK_REQUIRE_2FA", not PHONEBANK_DEMO)
 PHONEBANK_LOG_BATCH_SECONDS = _int("PHONEBANK_LOG_BATCH_SECONDS", 3600, minimum=1)
 # The log's name (the checkpoint origin and signing key name). Set it before the first
 # checkpoint; it is part of every signature: e.g. registry.example.org/log
@@ -146,6 +148,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "phonebank.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -189,9 +192,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-else:
-    DATABASES["default"]["CONN_MAX_AGE"] = 60
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Connections outlive a request (one per server thread). On SQLite this also spares each
+# request opening the file, running init_command and re-reading the schema, and keeps the
+# prepared statements of the claim path: 1-2 ms of CPU per request (docs/benchmarks.md).
+DATABASES["default"]["CONN_MAX_AGE"] = 60
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 PASSWORD_HASHERS = [

@@ -20,9 +20,20 @@ class PhonebankUserAdmin(UserAdmin):
     list_filter = ["role", "is_active"]
     fieldsets = [
         *UserAdmin.fieldsets,
-        ("phonebank", {"fields": ["role", "language", "timezone"]}),
+        ("phonebank", {"fields": ["role", "language", "timezone", "status", "trusted"]}),
     ]
     inlines = [MembershipInline]
+    actions = ["reset_second_factor"]
+    # Vetting has effects (sessions, tokens, leases) and is audited: the People page does it.
+    readonly_fields = ["status", "trusted"]
+
+    @admin.action(description="Reset the second factor (lost phone): set up anew at next sign-in")
+    def reset_second_factor(self, request, queryset):
+        from phonebank.accounts import twofactor
+
+        for user in queryset:
+            twofactor.reset(user=user, actor=request.user)
+        self.message_user(request, f"Second factor reset for {queryset.count()} user(s).")
 
     def save_model(self, request, obj, form, change):
         if change and "role" in form.changed_data:

@@ -74,3 +74,13 @@ class InvitationForm(forms.Form):
     )
     days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=90, initial=7)
     max_uses = forms.IntegerField(label=_("Number of uses"), min_value=1, max_value=100, initial=1)
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code from your authenticator app, or a backup code"),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True}
+        ),
+    )

@@ -8,6 +8,8 @@ from django.db import models
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
+from phonebank.lib.fields import EncryptedTextField
+
 
 class Role(models.TextChoices):
     ADMIN = "admin", _("Admin")
@@ -155,3 +157,30 @@ class Invitation(models.Model):
     @staticmethod
     def new_raw() -> str:
         return secrets.token_urlsafe(24)
+
+
+class SecondFactor(models.Model):
+    """A staff member's TOTP authenticator (RFC 6238: 6 digits, 30 s, SHA-1, as every app
+    expects). The secret is encrypted at rest; `last_step` makes each code single-use."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="second_factor")
+    secret = EncryptedTextField(purpose="accounts.totp")  # "" until the first confirmation
+    pending_secret = EncryptedTextField(purpose="accounts.totp.pending")  # being set up
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"second factor of {self.user_id}"
+
+
+class BackupCode(models.Model):
+    """A one-time recovery code; only its hash is kept."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"backup code of {self.user_id}"

@@ -111,8 +111,9 @@
   function checkSignature(noteText, vkey) {
     var cut = noteText.indexOf("\n\n");
     var text = noteText.slice(0, cut + 1);
+    // name+hex8+base64: the base64 may itself contain "+", so it is everything after the second.
     var parts = vkey.trim().split("+");
-    var keyBytes = b64decode(parts[2]);
+    var keyBytes = b64decode(parts.slice(2).join("+"));
     if (keyBytes[0] !== 1) return Promise.resolve(null);
     var lines = noteText.slice(cut + 2).split("\n");
     var sig = null;
