@@ -9,7 +9,7 @@ from django.core.cache import cache
 
 from phonebank.accounts.models import Role
 from phonebank.accounts.services import user_create
-from phonebank.calling import services
+from phonebank.calling import selectors, services
 from phonebank.calling.models import CallAttempt, Outcome, Target, TargetStatus
 from phonebank.contacts.models import Contact
 from phonebank.contacts.services import dnc_add
@@ -124,7 +124,7 @@ def test_no_answer_is_retried_after_the_delay_until_attempts_run_out(campaign, c
     assert claim(campaign, caller, now=now + timedelta(days=1)) is None
 
 
-def test_a_callback_goes_to_the_caller_who_agreed_it_then_to_anyone(
+def test_a_callback_goes_to_the_caller_who_agreed_it_then_to_a_trusted_caller(
     campaign, caller, second_caller, queue
 ):
     got = claim(campaign, caller)
@@ -139,8 +139,14 @@ def test_a_callback_goes_to_the_caller_who_agreed_it_then_to_anyone(
     assert claim(campaign, caller, now=at).pk == got.pk
     services.target_release(target=got, caller=caller, now=at)
     services.outcome_record(target=other, caller=second_caller, outcome=Outcome.REFUSED, now=at)
-    # After the grace period, anyone.
+    # After the grace period, a trusted caller; an untrusted one gets ordinary contacts.
     late = at + timedelta(minutes=31)
+    untrusted = claim(campaign, second_caller, now=late)
+    assert untrusted.pk != got.pk
+    services.target_release(target=untrusted, caller=second_caller, now=late)
+    assert [t.pk for t in selectors.candidates(campaign, second_caller, late)[1]] == []
+    second_caller.trusted = True
+    assert [t.pk for t in selectors.candidates(campaign, second_caller, late)[1]] == [got.pk]
     assert claim(campaign, second_caller, now=late).pk == got.pk
 
 

@@ -75,7 +75,7 @@ def candidates(campaign, caller, now: datetime) -> list[QuerySet[Target]]:
     """Who may be called now, in the order to hand them out (first non-empty query wins):
 
     1. callbacks due for this caller;
-    2. callbacks due for anyone else and past the grace period;
+    2. callbacks due for anyone else and past the grace period (trusted callers and staff);
     3. contacts to call whose retry time has come (or that were never called).
 
     Every query leaves out contacts on the do-not-call list, outside their calling hours,
@@ -90,9 +90,10 @@ def candidates(campaign, caller, now: datetime) -> list[QuerySet[Target]]:
         .exclude(contact__blind_index__in=DoNotCall.objects.values("blind_index"))
     )
     callbacks = base.filter(status=TargetStatus.CALLBACK).order_by("next_call_at", "id")
+    others = callbacks.filter(next_call_at__lte=grace)
     return [
         callbacks.filter(callback_caller=caller, next_call_at__lte=now),
-        callbacks.filter(next_call_at__lte=grace),
+        others if caller.trusted or caller.role != "caller" else others.none(),
         base.filter(status=TargetStatus.OPEN)
         .filter(Q(next_call_at__isnull=True) | Q(next_call_at__lte=now))
         .order_by(F("next_call_at").asc(nulls_first=True), "id"),

@@ -189,12 +189,20 @@ def _lease(
             [TargetStatus.CALLBACK.value, grace],
             [TargetStatus.OPEN.value, at],
         )
-        for sql, params in zip(leases, chosen, strict=True):
+        for i, (sql, params) in enumerate(zip(leases, chosen, strict=True)):
+            if i == 1 and not _takes_others_callbacks(caller):
+                continue  # others' callbacks past the grace period go to trusted callers
             cursor.execute(sql, [caller.pk, until, at, campaign.pk, *zones, at, *params, at])
             row = cursor.fetchone()
             if row is not None:
                 return row[0], False
     return None, False
+
+
+def _takes_others_callbacks(caller) -> bool:
+    """Trusted callers (and staff) also take over other callers' callbacks after the grace
+    period; everyone keeps the callbacks they agreed themselves."""
+    return caller.trusted or caller.role != "caller"
 
 
 def target_claim(*, campaign, caller, now: datetime | None = None) -> Claim | None:
