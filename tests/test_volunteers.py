@@ -421,3 +421,34 @@ def test_practice_records_nothing_and_shows_no_number(client, campaign, newcomer
     assert not CallAttempt.objects.exists() and not Declaration.objects.exists()
     assert not Target.objects.exclude(lease_holder=None).exists()
     assert not Target.objects.exclude(attempts=0).exists()
+
+
+# --- contacts reserved for trusted callers ---------------------------------------------------
+
+
+def test_contacts_reserved_for_trusted_callers(client, campaign, coordinator, caller, targets):
+    client.force_login(coordinator)
+    url = reverse("contacts:list", args=[campaign.slug])
+    response = client.post(url, {"reserve": "trusted", "province": "BJ", "status": ""})
+    assert response.status_code == 302
+    assert Target.objects.filter(for_trusted=True).count() == 3
+    entry = LogEntry.objects.get(action="calling.targets.reserved")
+    assert entry.actor == coordinator and entry.data["count"] == 3
+    # An untrusted caller gets nobody; a trusted one gets a contact.
+    assert calling.target_claim(campaign=campaign, caller=caller) is None
+    services.caller_trust_set(user=caller, trusted=True, actor=coordinator)
+    caller.refresh_from_db()
+    assert calling.target_claim(campaign=campaign, caller=caller) is not None
+    listed = client.get(f"/api/campaigns/{campaign.slug}/contacts", **_bearer(coordinator)).json()[
+        "contacts"
+    ]
+    assert all(c["for_trusted"] for c in listed)
+    client.post(url, {"reserve": "everyone", "province": "", "status": ""})
+    assert not Target.objects.filter(for_trusted=True).exists()
+
+
+def test_a_caller_cannot_reserve_contacts(client, campaign, caller, targets):
+    client.force_login(caller)
+    url = reverse("contacts:list", args=[campaign.slug])
+    assert client.post(url, {"reserve": "trusted"}).status_code == 403
+    assert not Target.objects.filter(for_trusted=True).exists()

@@ -110,6 +110,7 @@ def campaign_contacts(request, slug: str, filters: Query[ContactFilters]):
                 "timezone": t.contact.timezone,
                 "status": t.status,
                 "attempts": t.attempts,
+                "for_trusted": t.for_trusted,
             }
             for t in rows
         ],

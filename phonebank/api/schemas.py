@@ -15,6 +15,7 @@ class ContactOut(Schema):
     timezone: str
     status: str
     attempts: int
+    for_trusted: bool  # reserved for trusted callers
 
 
 class ContactPage(Schema):

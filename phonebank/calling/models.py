@@ -55,6 +55,8 @@ class Target(models.Model):
         db_index=False,
     )
     last_outcome = models.CharField(max_length=32, blank=True, default="", db_default="")
+    # Reserved for trusted callers (a coordinator's choice for sensitive contacts).
+    for_trusted = models.BooleanField(default=False, db_default=False)
     lease_holder = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

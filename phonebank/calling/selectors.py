@@ -76,7 +76,8 @@ def candidates(campaign, caller, now: datetime) -> list[QuerySet[Target]]:
 
     1. callbacks due for this caller;
     2. callbacks due for anyone else and past the grace period (trusted callers and staff);
-    3. contacts to call whose retry time has come (or that were never called).
+    3. contacts to call whose retry time has come (or that were never called); those
+       reserved for trusted callers only for trusted callers and staff.
 
     Every query leaves out contacts on the do-not-call list, outside their calling hours,
     or leased to someone else.
@@ -90,11 +91,13 @@ def candidates(campaign, caller, now: datetime) -> list[QuerySet[Target]]:
         .exclude(contact__blind_index__in=DoNotCall.objects.values("blind_index"))
     )
     callbacks = base.filter(status=TargetStatus.CALLBACK).order_by("next_call_at", "id")
+    trusted = caller.trusted or caller.role != "caller"
     others = callbacks.filter(next_call_at__lte=grace)
+    open_ = base if trusted else base.filter(for_trusted=False)
     return [
         callbacks.filter(callback_caller=caller, next_call_at__lte=now),
-        others if caller.trusted or caller.role != "caller" else others.none(),
-        base.filter(status=TargetStatus.OPEN)
+        others if trusted else others.none(),
+        open_.filter(status=TargetStatus.OPEN)
         .filter(Q(next_call_at__isnull=True) | Q(next_call_at__lte=now))
         .order_by(F("next_call_at").asc(nulls_first=True), "id"),
     ]

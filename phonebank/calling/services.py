@@ -129,7 +129,7 @@ def _check_rate(caller, now: datetime) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _claim_statements(vendor: str, zones: int) -> tuple[str, ...]:
+def _claim_statements(vendor: str, zones: int, trusted: bool = True) -> tuple[str, ...]:
     """SQL for a claim: renew the lease held, else lease the first free contact of each
     candidate query in turn, each one ``UPDATE … RETURNING id``.
 
@@ -148,11 +148,14 @@ def _claim_statements(vendor: str, zones: int) -> tuple[str, ...]:
         f"WHERE t.campaign_id = %s AND k.timezone IN ({', '.join(['%s'] * zones)}) "
         f"AND {free} AND NOT (k.blind_index IN (SELECT d.blind_index FROM {dnc} d))"
     )
+    # Contacts reserved for trusted callers: not for others (their own callbacks aside).
+    others = base if trusted else f"{base} AND NOT t.for_trusted"
     queries = [
         f"{base} AND t.status = %s AND t.callback_caller_id = %s AND t.next_call_at <= %s "
         "ORDER BY t.next_call_at ASC, t.id ASC",
-        f"{base} AND t.status = %s AND t.next_call_at <= %s ORDER BY t.next_call_at ASC, t.id ASC",
-        f"{base} AND t.status = %s AND (t.next_call_at IS NULL OR t.next_call_at <= %s) "
+        f"{others} AND t.status = %s AND t.next_call_at <= %s "
+        "ORDER BY t.next_call_at ASC, t.id ASC",
+        f"{others} AND t.status = %s AND (t.next_call_at IS NULL OR t.next_call_at <= %s) "
         "ORDER BY t.next_call_at ASC NULLS FIRST, t.id ASC",
     ]
     lease = (
@@ -174,7 +177,9 @@ def _lease(
     """(target id, renewed): the contact held, its lease renewed, else the next one leased."""
     adapt = connection.ops.adapt_datetimefield_value
     at, until = adapt(now), adapt(lease_until)
-    renew, *leases = _claim_statements(connection.vendor, len(zones))
+    renew, *leases = _claim_statements(
+        connection.vendor, len(zones), _takes_others_callbacks(caller)
+    )
     with connection.cursor() as cursor:
         cursor.execute(renew, [until, campaign.pk, caller.pk, at])
         row = cursor.fetchone()
@@ -201,7 +206,8 @@ def _lease(
 
 def _takes_others_callbacks(caller) -> bool:
     """Trusted callers (and staff) also take over other callers' callbacks after the grace
-    period; everyone keeps the callbacks they agreed themselves."""
+    period, and the contacts reserved for trusted callers; everyone keeps the callbacks they
+    agreed themselves."""
     return caller.trusted or caller.role != "caller"
 
 
@@ -424,9 +430,8 @@ def outcome_record(
         state.update(status=TargetStatus.DNC, next_call_at=None, callback_caller=None)
 
     with _writers_queue(), transaction.atomic():
-        updated = Target.objects.filter(
-            pk=current.pk, lease_holder=caller, attempts=current.attempts
-        ).update(**state)
+        where = {"id": current.pk, "lease_holder": caller, "attempts": current.attempts}
+        updated = rawsql.update(Target, where, state)
         if not updated:
             current = _held_by(current, caller, now)
             state = _next_state(current, caller, outcome, callback_at, now)
@@ -448,14 +453,16 @@ def outcome_record(
             )
         elif outcome == Outcome.DO_NOT_CALL:
             dnc_add(phone=current.contact.phone, actor=caller, reason="asked on a call")
-        attempt = CallAttempt.objects.create(
-            target=current,
-            campaign_id=current.campaign_id,
-            caller=caller,
-            started_at=started,
-            ended_at=now,
-            outcome=outcome,
-            notes=notes,
+        attempt = rawsql.insert(
+            CallAttempt(
+                target=current,
+                campaign_id=current.campaign_id,
+                caller=caller,
+                started_at=started,
+                ended_at=now,
+                outcome=outcome,
+                notes=notes,
+            )
         )
         if playbook:
             attempt.objections.set(playbook)
@@ -469,3 +476,28 @@ def leases_release_all(*, caller) -> int:
     return Target.objects.filter(lease_holder=caller).update(
         lease_holder=None, lease_expires_at=None, leased_at=None
     )
+
+
+@transaction.atomic
+def targets_reserve(
+    *, campaign, actor, for_trusted: bool, province: str = "", status: str = ""
+) -> int:
+    """Reserve a campaign's contacts (all, or those of a province and/or status) for trusted
+    callers, or open them to everyone again. Audited with the count."""
+    qs = Target.objects.filter(campaign=campaign)
+    if province:
+        qs = qs.filter(contact__province=province)
+    if status in TargetStatus.values:
+        qs = qs.filter(status=status)
+    changed = Target.objects.filter(pk__in=qs.exclude(for_trusted=for_trusted).values("pk")).update(
+        for_trusted=for_trusted
+    )
+    log_action(
+        campaign,
+        "calling.targets.reserved" if for_trusted else "calling.targets.opened",
+        actor=actor,
+        province=province,
+        status=status,
+        count=changed,
+    )
+    return changed

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -25,6 +26,30 @@ PAGE_SIZE = 50
 @staff_required
 def contact_list(request, slug):
     campaign = campaign_for_staff(request.user, slug)
+    if request.method == "POST" and request.POST.get("reserve") in ("trusted", "everyone"):
+        from phonebank.calling.services import targets_reserve
+
+        for_trusted = request.POST["reserve"] == "trusted"
+        province = request.POST.get("province", "")[:2]
+        status = request.POST.get("status", "")[:16]
+        n = targets_reserve(
+            campaign=campaign,
+            actor=request.user,
+            for_trusted=for_trusted,
+            province=province,
+            status=status,
+        )
+        if for_trusted:
+            messages.success(
+                request, _("%(n)d contacts are now for trusted callers only.") % {"n": n}
+            )
+        else:
+            messages.success(
+                request, _("%(n)d contacts are open to every caller again.") % {"n": n}
+            )
+        return redirect(
+            f"{reverse('contacts:list', args=[slug])}?province={province}&status={status}"
+        )
     province = request.GET.get("province", "")[:2]
     status = request.GET.get("status", "")[:16]
     page = Paginator(

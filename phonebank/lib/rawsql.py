@@ -65,3 +65,72 @@ def columns(model: type[Model], alias: str, *only: str) -> Columns:
 def table(model: type[Model]) -> str:
     """The quoted table name of a model."""
     return connection.ops.quote_name(model._meta.db_table)
+
+
+def _db_value(field, value):
+    if isinstance(value, Model):  # a related instance given for a foreign key
+        value = value.pk
+    return field.get_db_prep_save(value, connection)
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple]:
+    q = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = tuple(f for f in model._meta.concrete_fields if f is not pk)
+    sql = (
+        f"INSERT INTO {table(model)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {q(pk.column)}"
+    )
+    return sql, fields
+
+
+def insert(instance: Model) -> Model:
+    """Save a new instance (automatic primary key) with one INSERT … RETURNING: what
+    ``Model.save()`` does for it (each field's pre_save, e.g. auto_now_add, then its
+    get_db_prep_save, e.g. sealing or JSON), without compiling the query. Sends no model
+    signals; phonebank connects none. Anything but plain values goes through save()."""
+    sql, fields = _insert_sql(type(instance), connection.vendor)
+    values = [f.pre_save(instance, True) for f in fields]
+    if any(hasattr(v, "resolve_expression") for v in values):  # e.g. a database default
+        instance.save(force_insert=True)
+        return instance
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_db_value(f, v) for f, v in zip(fields, values, strict=True)])
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
+@functools.lru_cache(maxsize=64)
+def _update_sql(model: type[Model], sets: tuple[str, ...], where: tuple[str, ...], vendor: str):
+    q = connection.ops.quote_name
+    meta = model._meta
+    set_fields = [meta.get_field(name) for name in sets]
+    where_fields = [meta.get_field(name) for name in where]
+    sql = (
+        f"UPDATE {table(model)} SET "  # noqa: S608
+        + ", ".join(f"{q(f.column)} = %s" for f in set_fields)
+        + " WHERE "
+        + " AND ".join(f"{q(f.column)} = %s" for f in where_fields)
+    )
+    return sql, set_fields, where_fields
+
+
+def update(model: type[Model], where: dict, values: dict) -> int:
+    """``UPDATE model SET values WHERE`` every ``where`` field equals its value (none may be
+    None), as ``model.objects.filter(**where).update(**values)`` with plain values would;
+    the number of rows changed. Field names as in the ORM (a foreign key takes an
+    instance or an id)."""
+    sql, set_fields, where_fields = _update_sql(
+        model, tuple(values), tuple(where), connection.vendor
+    )
+    params = [_db_value(f, v) for f, v in zip(set_fields, values.values(), strict=True)]
+    for f, v in zip(where_fields, where.values(), strict=True):
+        if v is None:
+            raise ValueError(f"{f.name}: compare with None through the ORM (IS NULL)")
+        params.append(_db_value(f, v))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
