@@ -105,8 +105,15 @@ ALLOWED_HOSTS = [
 ]
 
 PHONEBANK_CLAIM_RATE_PER_MIN = _int("PHONEBANK_CLAIM_RATE_PER_MIN", 30)
+# Behind the reverse proxy every request comes from the proxy's address, so sign-in
+# throttling and the public form's per-address limits would treat all clients as one. With
+# this on they use the last X-Forwarded-For entry, the address our proxy saw (docs/deploy.md):
+# turn it on only where nothing but the proxy can reach the server.
+PHONEBANK_TRUST_X_FORWARDED_FOR = _bool("PHONEBANK_TRUST_X_FORWARDED_FOR", False)
 # TOTP two-factor sign-in for admins and coordinators (off by default only in the demo).
 PHONEBANK_REQUIRE_2FA = _bool("PHONEBANK_REQUIRE_2FA", not PHONEBANK_DEMO)
+PHONEBANK_SESSION_IDLE_MINUTES = _int("PHONEBANK_SESSION_IDLE_MINUTES", 30, minimum=1)
+PHONEBANK_SESSION_MAX_HOURS = _int("PHONEBANK_SESSION_MAX_HOURS", 12, minimum=1)
 PHONEBANK_LOG_BATCH_SECONDS = _int("PHONEBANK_LOG_BATCH_SECONDS", 3600, minimum=1)
 # The log's name (the checkpoint origin and signing key name). Set it before the first
 # checkpoint; it is part of every signature: e.g. registry.example.org/log
@@ -142,13 +149,17 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/ requests leave here for API_MIDDLEWARE (phonebank/api/middleware.py says why).
+    "phonebank.api.middleware.ApiStack",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "phonebank.accounts.middleware.SessionTimeoutMiddleware",
     "phonebank.accounts.middleware.SecondFactorMiddleware",
+    "phonebank.accounts.middleware.PolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -156,6 +167,15 @@ MIDDLEWARE = [
     "phonebank.accounts.middleware.NoStoreForSignedInMiddleware",
     "phonebank.accounts.middleware.UserTimezoneMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
+]
+
+# The JSON API's own stack, after SecurityMiddleware: bearer tokens, no cookies, so no
+# sessions, CSRF, messages or throttling; the same language choice and security headers.
+API_MIDDLEWARE = [
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "phonebank.accounts.middleware.NoStoreForSignedInMiddleware",
 ]
 
 ROOT_URLCONF = "phonebank.urls"
@@ -228,7 +248,7 @@ AXES_DISABLE_ACCESS_LOG = True  # sign-ins go to our audit log, without addresse
 AXES_CLIENT_IP_CALLABLE = "phonebank.accounts.throttle.client_ip_hash"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked.html"
 
-SESSION_COOKIE_AGE = 12 * 3600
+SESSION_COOKIE_AGE = PHONEBANK_SESSION_MAX_HOURS * 3600
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True

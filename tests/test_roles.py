@@ -97,7 +97,7 @@ def test_only_admins_may_take_a_number_off_the_do_not_call_list(signed_in, coord
 
 
 def test_the_django_admin_is_for_admins_only(signed_in, coordinator, admin):
-    assert signed_in(coordinator).get("/admin/").status_code == 302
+    assert signed_in(coordinator).get("/admin/").status_code == 403
     assert signed_in(admin).get("/admin/").status_code == 200
 
 

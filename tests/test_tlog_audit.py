@@ -659,11 +659,14 @@ def _serve_local_log(request, path):
     return HttpResponse(body, status=status, content_type=content_type)
 
 
-urlpatterns = [re_path(r"^(?P<path>.*)$", _serve_local_log)]
+urlpatterns = [re_path(r"^(?P<path>.*)$", _serve_local_log, name="fake-log")]
 
 
-def test_verify_without_url_audits_this_installation_in_process(settings, tmp_path):
+def test_verify_without_url_audits_this_installation_in_process(settings, tmp_path, monkeypatch):
+    from phonebank.accounts import policy
+
     settings.ROOT_URLCONF = __name__
+    monkeypatch.setitem(policy.POLICY, "fake-log", policy.PUBLIC)  # the site's table is fail-closed
     _local_log.declare(1, 2)
     output = run("verify", "--state", str(tmp_path / "local.json"))
     assert "verified the local log: 2 entries" in output

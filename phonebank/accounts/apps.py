@@ -14,7 +14,15 @@ class Config(AppConfig):
         # Every way in (our sign-in page, the Django admin) goes through these signals,
         # so the audit trail of sign-ins cannot be bypassed by a second login form.
         def signed_in(sender, request, user, **kwargs):
+            import time
+
+            from phonebank.accounts.middleware import SessionTimeoutMiddleware
+
             log_action(user, "accounts.signin", actor=user)
+            if request is not None and hasattr(request, "session"):
+                now = int(time.time())  # the absolute and idle timeouts count from here
+                request.session[SessionTimeoutMiddleware.STARTED] = now
+                request.session[SessionTimeoutMiddleware.SEEN] = now
 
         def signed_out(sender, request, user, **kwargs):
             if user is not None:
