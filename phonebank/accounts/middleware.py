@@ -38,7 +38,9 @@ class SessionTimeoutMiddleware:
                     response = HttpResponse(status=401)
                     response["HX-Redirect"] = reverse("accounts:login")
                     return response
-                return redirect(f"{reverse('accounts:login')}?{urlencode({'next': request.get_full_path()})}")
+                return redirect(
+                    f"{reverse('accounts:login')}?{urlencode({'next': request.get_full_path()})}"
+                )
             if now - seen >= 60 and not request.path.endswith(self.PASSIVE):
                 session[self.SEEN] = now  # at most one session write a minute
         return self.get_response(request)
