@@ -202,12 +202,13 @@ def free_port() -> int:
 class Server:
     """`phonebank serve` in its own process group, so that it and gunicorn stop together."""
 
-    def __init__(self, env: dict, port: int, workers: int, log: Path) -> None:
+    def __init__(self, env: dict, port: int, workers: int, threads: int, log: Path) -> None:
         self.port = port
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.log_path = log
         command = [sys.executable, "-m", "phonebank.cli", "serve", "--host", HOST]
-        command += ["--port", str(port), "--workers", str(workers), "--no-worker"]
+        command += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+        command += ["--no-worker"]
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and args
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -532,7 +533,7 @@ def bench(args: argparse.Namespace, say) -> dict:
 
         port = free_port()
         say(f"server: phonebank serve --host {HOST} --port {port} --no-worker …")
-        server = Server(env, port, args.workers, Path(tmp) / "server.log")
+        server = Server(env, port, args.workers, args.threads, Path(tmp) / "server.log")
         try:
             server.wait_healthy(60)
             baseline, hot = Phase("healthz"), Phase("claims")
@@ -574,7 +575,7 @@ def bench(args: argparse.Namespace, say) -> dict:
         "contacts": args.contacts,
         "callers": args.callers,
         "workers": args.workers,
-        "threads_per_worker": 4,
+        "threads_per_worker": args.threads,
         "duration_s": args.duration,
         "rounds": args.rounds,
         "setup": setup,
@@ -649,6 +650,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured s per round")
     parser.add_argument("--pages", type=int, default=200, help="workspace page requests")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (serve's)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (serve's)")
     parser.add_argument("--database-url", default="", help="an empty database (default SQLite)")
     parser.add_argument("--seed", type=int, default=1949)
     parser.add_argument("--timeout", type=int, default=180, help="give up after this many s")

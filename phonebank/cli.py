@@ -20,6 +20,8 @@ USAGE = """usage: phonebank COMMAND [options]
   contacts import FILE --campaign SLUG [--default-region CN] [--rejects OUT.csv] [--json]
   dnc add|remove|check NUMBER, dnc import FILE
   keys status|rotate|retire                   data keys (encryption at rest)
+  backup [--output FILE]                      a consistent copy of the database (not the keys)
+  restore FILE [--yes]                        replace the database with a backup (server stopped)
   registry publish                            seal pending declarations into the log now
   registry verify [--url URL] [--full]        audit a transparency log (this one by default)
   manage ...                                  any Django management command

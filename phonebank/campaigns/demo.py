@@ -145,7 +145,7 @@ MOBILE_PREFIXES = [
 
 
 def synthetic_rows(n: int, seed: int = 1949):
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets  # nosec B311
     for _ in range(n):
         number = rng.choice(MOBILE_PREFIXES) + f"{rng.randrange(10**8):08d}"
         name = rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.randint(1, 2)))
@@ -242,7 +242,7 @@ def demo_registry(declarations: int = 150, days: int = 30, seed: int = 1989) -> 
 
     if Declaration.objects.exists():
         return 0
-    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets
+    rng = random.Random(seed)  # noqa: S311 - synthetic data, not secrets  # nosec B311
     today = timezone.localdate()
     codes: list[str] = []
     withdrawn: set[str] = set()

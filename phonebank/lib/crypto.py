@@ -19,6 +19,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 KEYRING_VERSION = 1
@@ -198,7 +199,7 @@ def open_stream(keyring: Keyring, src, file_id: str):
             try:
                 plain = aead.decrypt(nonce, sealed, f"{file_id}:{index}:{last}".encode())
                 break
-            except Exception:  # noqa: S112 - try the other flag; both failing raises below
+            except InvalidTag:  # the other flag may open it; both failing raises below
                 continue
         else:
             raise DecryptionError(f"sealed upload chunk {index} does not open")

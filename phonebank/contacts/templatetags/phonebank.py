@@ -36,7 +36,7 @@ def markdown(text: str):
 
     from phonebank.lib.markdown import render
 
-    return mark_safe(render(text))  # noqa: S308 - nh3 has sanitised it
+    return mark_safe(render(text))  # noqa: S308 - nh3 has sanitised it  # nosec B308 B703
 
 
 @register.filter
