@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Q
+from django.db import connection
 
 from phonebank.tlog import merkle, tiles
 from phonebank.tlog.models import Bundle, Checkpoint, Tile
@@ -36,10 +36,13 @@ def tiles_read(keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
     keys = set(keys)
     if not keys:
         return {}
-    query = Q()
-    for level, index in keys:
-        query |= Q(level=level, index=index)
-    rows = Tile.objects.filter(query).values_list("level", "index", "hashes")
+    # One plain statement: building the same OR of Q objects cost ten times the query.
+    q = connection.ops.quote_name
+    where = " OR ".join([f"(level = %s AND {q('index')} = %s)"] * len(keys))
+    sql = f"SELECT level, {q('index')}, hashes FROM {q(Tile._meta.db_table)} WHERE {where}"  # noqa: S608 # nosec B608 - names quoted, values are parameters
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [v for key in keys for v in key])
+        rows = cursor.fetchall()
     return {(level, index): bytes(hashes) for level, index, hashes in rows}
 
 
