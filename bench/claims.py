@@ -509,6 +509,7 @@ def bench(args: argparse.Namespace, say) -> dict:
             PHONEBANK_HOME=str(home),
             PHONEBANK_HTTPS="0",
             PHONEBANK_CLAIM_RATE_PER_MIN="0",
+            PHONEBANK_CLAIM_DAILY_CAP="0",
             PHONEBANK_ALLOWED_HOSTS=HOST,
             DJANGO_SETTINGS_MODULE="phonebank.settings",
         )

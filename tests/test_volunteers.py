@@ -452,3 +452,65 @@ def test_a_caller_cannot_reserve_contacts(client, campaign, caller, targets):
     url = reverse("contacts:list", args=[campaign.slug])
     assert client.post(url, {"reserve": "trusted"}).status_code == 403
     assert not Target.objects.filter(for_trusted=True).exists()
+
+
+# --- anti-scraping: daily cap and alert -----------------------------------------------------
+
+
+@pytest.fixture
+def many_targets(campaign):
+    made = []
+    for n in range(40):
+        e164 = f"+86136{n:08d}"
+        contact = Contact.objects.create(
+            blind_index=keyring().blind_index(e164),
+            phone=e164,
+            name=f"名{n}",
+            country="CN",
+            province="SH",
+            timezone="Asia/Shanghai",
+        )
+        made.append(Target.objects.create(campaign=campaign, contact=contact))
+    return made
+
+
+def test_a_caller_who_claims_and_releases_is_flagged_to_coordinators(
+    client, settings, campaign, coordinator, caller, many_targets
+):
+    settings.PHONEBANK_CLAIM_RATE_PER_MIN = 0
+    for _ in range(20):
+        held = calling.target_claim(campaign=campaign, caller=caller).target
+        calling.target_release(target=held, caller=caller)
+    entry = LogEntry.objects.get(action="calling.scraping.suspected")
+    assert entry.object_id == str(caller.pk) and entry.data == {"claims": 20, "outcomes": 0}
+    client.force_login(coordinator)
+    page = client.get(reverse("campaigns:people", args=[campaign.slug]), HTTP_ACCEPT_LANGUAGE="en")
+    assert "20 contacts claimed today, 0 outcomes recorded" in page.content.decode()
+    for _ in range(20):  # one alert a day
+        held = calling.target_claim(campaign=campaign, caller=caller).target
+        calling.target_release(target=held, caller=caller)
+    assert LogEntry.objects.filter(action="calling.scraping.suspected").count() == 1
+
+
+def test_a_caller_who_records_outcomes_is_not_flagged(settings, campaign, caller, many_targets):
+    settings.PHONEBANK_CLAIM_RATE_PER_MIN = 0
+    for _ in range(30):
+        held = calling.target_claim(campaign=campaign, caller=caller).target
+        calling.outcome_record(target=held, caller=caller, outcome="no_answer")
+    assert not LogEntry.objects.filter(action="calling.scraping.suspected").exists()
+
+
+def test_the_daily_cap_stops_claims_until_tomorrow(
+    client, settings, campaign, caller, many_targets
+):
+    settings.PHONEBANK_CLAIM_RATE_PER_MIN = 0
+    settings.PHONEBANK_CLAIM_DAILY_CAP = 3
+    for _ in range(3):
+        held = calling.target_claim(campaign=campaign, caller=caller).target
+        calling.outcome_record(target=held, caller=caller, outcome="refused")
+    with pytest.raises(calling.RateLimited, match="daily limit"):
+        calling.target_claim(campaign=campaign, caller=caller)
+    api = client.post(f"/api/campaigns/{campaign.slug}/claim", **_bearer(caller))
+    assert api.status_code == 429 and "daily limit" in api.json()["detail"]
+    with time_machine.travel("2026-11-26T02:00:00Z", tick=False):
+        assert calling.target_claim(campaign=campaign, caller=caller) is not None

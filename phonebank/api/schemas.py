@@ -1,5 +1,11 @@
+from typing import Annotated
+
 from ninja import Schema
 from pydantic import Field
+
+# A database row id: out of this range a lookup would overflow the database's integer
+# (a 500 on SQLite) instead of finding nothing.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
 class Error(Schema):
@@ -50,7 +56,7 @@ class OutcomeIn(Schema):
     outcome: str
     notes: str = ""
     callback_at: str | None = None  # ISO 8601; without an offset, the contact's local time
-    objections: list[int] = []
+    objections: list[RowId] = Field(default=[], max_length=50)  # playbook entries
     declaration: DeclarationIn | None = None
 
 

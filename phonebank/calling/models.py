@@ -116,13 +116,19 @@ class CallAttempt(models.Model):
 
 
 class ClaimWindow(models.Model):
-    """Per-caller claim counter for the rate limit (one fixed one-minute window)."""
+    """Per-caller claim counters: the rate limit (one fixed one-minute window), the daily
+    cap (per UTC day), and the day a scraping alert was last raised."""
 
     caller = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", primary_key=True
     )
     window_start = models.DateTimeField()
     claims = models.PositiveIntegerField(default=0)
+    day = models.DateField(null=True, blank=True)
+    day_claims = models.PositiveIntegerField(default=0)
+    flagged_on = models.DateField(null=True, blank=True)
+    flag_claims = models.PositiveIntegerField(default=0)
+    flag_outcomes = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.caller_id}: {self.claims}"

@@ -8,7 +8,7 @@ import os
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -108,24 +108,64 @@ class Claim:
     renewed: bool  # the caller already held it
 
 
+SCRAPE_MIN_CLAIMS = 20  # claims in a day before the ratio is judged
+SCRAPE_RATIO = 0.5  # outcomes per claim below which a caller looks like a scraper
+
+
 def _check_rate(caller, now: datetime) -> None:
+    """The anti-scraping limits on new claims: per minute, per day, and an alert to the
+    coordinators (audit entry, flag on the People page) when a caller claims far more
+    contacts than they record outcomes for."""
     limit = settings.PHONEBANK_CLAIM_RATE_PER_MIN
-    if not limit:
+    cap = settings.PHONEBANK_CLAIM_DAILY_CAP
+    if not limit and not cap:
         return
     window, _created = ClaimWindow.objects.select_for_update().get_or_create(
         caller=caller, defaults={"window_start": now, "claims": 0}
     )
     if now - window.window_start >= timedelta(minutes=1):
         window.window_start, window.claims = now, 0
-    if window.claims >= limit:
+    today = now.astimezone(UTC).date()
+    if window.day != today:
+        window.day, window.day_claims = today, 0
+    if limit and window.claims >= limit:
         raise RateLimited(
             _(
                 "Too many contacts claimed in the last minute; record an outcome "
                 "for the one you have, then try again."
             )
         )
+    if cap and window.day_claims >= cap:
+        raise RateLimited(
+            _(
+                "You have claimed %(n)d contacts today, the daily limit. Thank you; come back tomorrow."
+            )
+            % {"n": cap}
+        )
     window.claims += 1
-    window.save(update_fields=["window_start", "claims"])
+    window.day_claims += 1
+    if (
+        window.flagged_on != today
+        and window.day_claims >= SCRAPE_MIN_CLAIMS
+        and window.day_claims % 10 == 0
+    ):
+        _scraping_check(caller, window, today)
+    window.save()
+
+
+def _scraping_check(caller, window: ClaimWindow, today) -> None:
+    start = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    outcomes = CallAttempt.objects.filter(caller=caller, ended_at__gte=start).count()
+    if outcomes < window.day_claims * SCRAPE_RATIO:
+        window.flagged_on = today
+        window.flag_claims, window.flag_outcomes = window.day_claims, outcomes
+        log_action(
+            caller,
+            "calling.scraping.suspected",
+            actor=None,
+            claims=window.day_claims,
+            outcomes=outcomes,
+        )
 
 
 @functools.lru_cache(maxsize=64)

@@ -1,3 +1,5 @@
+from datetime import UTC
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -18,6 +20,7 @@ from phonebank.accounts.services import (
     invitation_revoke,
     membership_remove,
 )
+from phonebank.calling.models import ClaimWindow
 from phonebank.campaigns import services
 from phonebank.campaigns.forms import (
     CampaignForm,
@@ -222,8 +225,18 @@ def people(request, slug):
             else:
                 messages.success(request, _("Added."))
                 return redirect("campaigns:people", slug=slug)
-    members = campaign.memberships.select_related("user").order_by("user__role", "user__username")
+    members = list(
+        campaign.memberships.select_related("user").order_by("user__role", "user__username")
+    )
     now = timezone.now()
+    flags = {
+        w.caller_id: w
+        for w in ClaimWindow.objects.filter(
+            caller__in=[m.user_id for m in members], flagged_on=now.astimezone(UTC).date()
+        )
+    }
+    for m in members:
+        m.scraping = flags.get(m.user_id)
     invitations = [
         (i, i.state(now))
         for i in campaign.invitations.select_related("created_by").order_by("-created_at")[:50]

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import sqlite3
-import subprocess
+import subprocess  # pg_dump and pg_restore, argument lists, no shell  # nosec B404
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -329,7 +329,7 @@ def pg_environment(db: dict) -> Iterator[dict[str, str]]:
 
 def _run(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
     # S603: our argv, no shell; the connection is in env, never in argv.
-    return subprocess.run(argv, env=env, stderr=subprocess.PIPE, check=False, **kwargs)  # noqa: S603
+    return subprocess.run(argv, env=env, stderr=subprocess.PIPE, check=False, **kwargs)  # noqa: S603  # nosec B603
 
 
 def _tail(stderr: bytes) -> str:

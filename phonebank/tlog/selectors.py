@@ -39,7 +39,7 @@ def tiles_read(keys: Iterable[tiles.TileKey]) -> dict[tiles.TileKey, bytes]:
     # One plain statement: building the same OR of Q objects cost ten times the query.
     q = connection.ops.quote_name
     where = " OR ".join([f"(level = %s AND {q('index')} = %s)"] * len(keys))
-    sql = f"SELECT level, {q('index')}, hashes FROM {q(Tile._meta.db_table)} WHERE {where}"  # noqa: S608 # nosec B608 - names quoted, values are parameters
+    sql = f"SELECT level, {q('index')}, hashes FROM {q(Tile._meta.db_table)} WHERE {where}"  # noqa: S608 - names quoted, values are parameters  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, [v for key in keys for v in key])
         rows = cursor.fetchall()
