@@ -69,7 +69,8 @@ def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _queue_settings(settings):
-    settings.PHONEBANK_CLAIM_RATE_PER_MIN = 0  # the per-caller claim limit is not under test
+    settings.PHONEBANK_CLAIM_RATE_PER_MIN = 0  # the per-caller claim limits are not under test
+    settings.PHONEBANK_CLAIM_DAILY_CAP = 0
     cache.clear()  # a campaign's cached time zones: a flushed database may reuse its pk
 
 
