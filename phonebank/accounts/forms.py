@@ -2,6 +2,8 @@ import zoneinfo
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from phonebank.accounts.validators import MAX_PASSWORD
@@ -66,6 +68,40 @@ class SignUpForm(_ZoneAndLanguage):
 
 class ProfileForm(_ZoneAndLanguage):
     pass
+
+
+_TOO_LONG = {"max_length": _("This password is too long: use at most %(limit_value)d characters.")}
+
+
+def _bounded(field: forms.CharField) -> None:
+    """Refuse an over-long password as a field error, before anything hashes it: no account
+    has one (validators.MaximumLengthValidator), and the hasher is slow on purpose."""
+    field.max_length = MAX_PASSWORD
+    field.validators.append(MaxLengthValidator(MAX_PASSWORD))
+    field.widget.attrs["maxlength"] = str(MAX_PASSWORD)
+    field.error_messages = {**field.error_messages, **_TOO_LONG}
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, refusing over-long input before authenticate() runs. Django
+    sets the username's max_length after the field is built, so it only reaches the HTML
+    attribute: the validator is added here."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
+        _bounded(self.fields["password"])
+
+
+class BoundedPasswordChangeForm(PasswordChangeForm):
+    """The old password is checked against its hash: refuse over-long input first (the new
+    ones too, before the validators compare them with the user's attributes)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("old_password", "new_password1", "new_password2"):
+            _bounded(self.fields[name])
 
 
 class InvitationForm(forms.Form):

@@ -16,7 +16,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from phonebank.accounts import services
-from phonebank.accounts.forms import CodeForm, ProfileForm, SignUpForm
+from phonebank.accounts.forms import (
+    BoundedPasswordChangeForm,
+    CodeForm,
+    ProfileForm,
+    SignInForm,
+    SignUpForm,
+)
 from phonebank.accounts.middleware import SECOND_FACTOR_SESSION_KEY
 from phonebank.accounts.models import Role
 from phonebank.lib.errors import DomainError
@@ -24,6 +30,7 @@ from phonebank.lib.errors import DomainError
 
 class SignInView(auth_views.LoginView):
     template_name = "accounts/login.html"
+    authentication_form = SignInForm
     redirect_authenticated_user = True
 
 
@@ -132,6 +139,7 @@ def profile(request):
 
 class PasswordChangeView(auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
+    form_class = BoundedPasswordChangeForm
     success_url = reverse_lazy("accounts:profile")
 
     def form_valid(self, form):
