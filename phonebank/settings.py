@@ -152,6 +152,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # /api/ requests leave here for API_MIDDLEWARE (phonebank/api/middleware.py says why).
     "phonebank.api.middleware.ApiStack",
+    # Before WhiteNoise, which answers static files itself: they get the same headers.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -162,9 +165,7 @@ MIDDLEWARE = [
     "phonebank.accounts.middleware.SecondFactorMiddleware",
     "phonebank.accounts.middleware.PolicyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "csp.middleware.CSPMiddleware",
     "phonebank.accounts.middleware.NoStoreForSignedInMiddleware",
     "phonebank.accounts.middleware.UserTimezoneMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires

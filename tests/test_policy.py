@@ -3,29 +3,18 @@ for every kind of person: a role × URL matrix walking the whole resolver."""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver
 
 from phonebank.accounts import policy
-from phonebank.accounts.services import invitation_create, token_create
-from phonebank.calling.models import Target
-from phonebank.contacts.models import Contact, DoNotCall, ImportJob
-from phonebank.lib.fields import keyring
-
-
-def _patterns(patterns=None, prefix="", namespaces=()):
-    """(route, view name as ResolverMatch builds it, pattern) for every URL pattern."""
-    for p in get_resolver().url_patterns if patterns is None else patterns:
-        if isinstance(p, URLResolver):
-            ns = (*namespaces, p.namespace) if p.namespace else namespaces
-            yield from _patterns(p.url_patterns, prefix + str(p.pattern), ns)
-        elif isinstance(p, URLPattern):
-            func = p.lookup_str
-            yield prefix + str(p.pattern), ":".join([*namespaces, p.name or func]), p
+from phonebank.accounts.services import token_create
+from tests.urlwalk import admin_refuses, path_for, patterns, world_make
 
 
 def test_every_url_pattern_has_a_rule():
-    missing = [name for _route, name, _p in _patterns() if policy.rule_for(name) is None]
+    missing = [name for _route, name, _p in patterns() if policy.rule_for(name) is None]
     assert missing == []
 
 
@@ -38,78 +27,28 @@ def test_a_view_without_a_rule_is_refused_to_everyone():
 
 @pytest.fixture
 def world(campaign, coordinator, caller, admin, other_campaign_coordinator):
-    e164 = "+8613900000001"
-    contact = Contact.objects.create(
-        blind_index=keyring().blind_index(e164),
-        phone=e164,
-        name="n",
-        country="CN",
-        timezone="Asia/Shanghai",
+    return world_make(
+        campaign=campaign,
+        coordinator=coordinator,
+        caller=caller,
+        admin=admin,
+        other_campaign_coordinator=other_campaign_coordinator,
     )
-    target = Target.objects.create(campaign=campaign, contact=contact)
-    job = ImportJob.objects.create(
-        campaign=campaign, created_by=coordinator, filename="x.csv", sha256="0" * 64
-    )
-    dnc = DoNotCall.objects.create(
-        blind_index=keyring().blind_index("+8613900000002"), reason="test"
-    )
-    _inv, raw = invitation_create(campaign=campaign, actor=coordinator)
-    return {
-        "slug": campaign.slug,
-        "pk": target.pk,
-        "job": job.pk,
-        "dnc": dnc.pk,
-        "token": raw,
-        "people": {
-            "anonymous": None,
-            "caller": caller,
-            "coordinator": coordinator,
-            "other_coordinator": other_campaign_coordinator,
-            "admin": admin,
-        },
-    }
-
-
-def _path(route: str, world) -> str | None:
-    """A concrete path for a route, or None for the Django admin's internals."""
-    if route.startswith("admin/") and route != "admin/":
-        return None
-    values = {
-        "<slug:slug>": world["slug"],
-        "<slug>": world["slug"],
-        "<int:pk>": str(world["pk"]),
-        "<pk>": str(world["pk"]),
-        "<str:token>": world["token"],
-        "<path:path>": "0/000.p/1",
-        "<slug:name>": "days",
-        "<caller_id>": "1",
-        "<action>": "approve",
-        "<invitation_id>": "1",
-    }
-    path = route
-    for key, value in values.items():
-        path = path.replace(key, value)
-    if "imports/" in route and "<int:pk>" in route:
-        path = route.replace("<int:pk>", str(world["job"]))
-    if "do-not-call/<int:pk>" in route:
-        path = route.replace("<int:pk>", str(world["dnc"]))
-    path = path.replace("^", "").replace("$", "")
-    return "/" + path
 
 
 def test_the_role_by_url_matrix(client, world):
     """Every pattern, every person: never a 500; anonymous people are sent to sign in (the
     API answers 401); a signed-in person without the role gets 403; with the role, the view
-    answers for itself (per-record checks may still say 404)."""
-    checked = 0
+    answers for itself (per-record checks may still say 404). The Django admin is walked
+    too, every model page with a real object: only admins reach it, and a read-only model
+    admin refuses adding and deleting even to them."""
+    checked = admin_pages = 0
     tokens = {}
     for who, user in world["people"].items():
         if user is not None:
             tokens[who] = token_create(user=user, actor=None)[1]
-    for route, name, _pattern in _patterns():
-        path = _path(route, world)
-        if path is None:
-            continue
+    for route, name, _pattern in patterns():
+        path = path_for(route, world)
         rule = policy.rule_for(name)
         for who, user in world["people"].items():
             client.logout()
@@ -129,12 +68,14 @@ def test_the_role_by_url_matrix(client, world):
                     assert status in (401, 405), where
             elif verdict is None:
                 assert status == 302 and "/accounts/login/" in response["Location"], where
-            elif verdict is False:
+            elif verdict is False or (name.startswith("admin:") and admin_refuses(name, user)):
                 assert status == 403, where
             else:
                 assert status != 403 or name.startswith("accounts:2fa"), where
             checked += 1
+            admin_pages += name.startswith("admin:")
     assert checked > 200
+    assert admin_pages > 50 * len(world["people"])
 
 
 class _Anonymous:
@@ -205,3 +146,90 @@ def test_a_session_ends_12_hours_after_sign_in_however_active(client, caller, ca
         t.shift(20 * 60)
         response = client.get("/call/spring/")
         assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+_DIGIT_RUN = re.compile(r"\+?\d(?:[\s\-().]{0,3}\d){6,}")
+
+
+def _numbers_shown(text: str, numbers: dict[str, str]) -> set[str]:
+    """Which of the numbers (E.164 → national significant number) the text shows in any
+    usual form: +8613912345678, 8613912345678, 13912345678, +86 139 1234 5678,
+    139-1234-5678, (139) 1234 5678 ..."""
+    runs = {re.sub(r"\D", "", run) for run in _DIGIT_RUN.findall(text)}
+    return {e164 for e164, nsn in numbers.items() if any(nsn in run for run in runs)}
+
+
+def test_a_caller_sees_no_number_but_the_one_they_hold(
+    client, world, caller, campaign, other_campaign
+):
+    """Scraping by a planted volunteer: walk everything a caller can reach (every URL pattern,
+    the API with their token, and every link and image on the pages they get) after they
+    have finished one call and hold another. Only the held contact's number shows."""
+    import phonenumbers
+    import time_machine
+    from django.core.cache import cache
+
+    from phonebank.calling.models import Target
+    from phonebank.contacts.models import Contact, DoNotCall
+    from phonebank.lib.fields import keyring
+
+    numbers = {}
+
+    def contact(e164, campaign=None):
+        made = Contact.objects.create(
+            blind_index=keyring().blind_index(e164),
+            phone=e164,
+            name="某人",
+            country="CN",
+            province="GD",
+            timezone="Asia/Shanghai",
+        )
+        numbers[e164] = str(phonenumbers.parse(e164).national_number)
+        if campaign is not None:
+            Target.objects.create(campaign=campaign, contact=made)
+
+    for n in range(4):
+        contact(f"+861391234{n:04d}", campaign)
+    contact("+8613800001111", other_campaign)
+    contact("+8675588881234")  # in no campaign
+    DoNotCall.objects.create(
+        blind_index=keyring().blind_index("+8613700002222"), phone="+8613700002222"
+    )
+    numbers["+8613700002222"] = "13700002222"
+    numbers["+8613900000001"] = "13900000001"  # the world's own contact, in this campaign
+    token = token_create(user=caller, actor=None)[1]
+    cache.clear()
+    hx = {"HTTP_HX_REQUEST": "true"}
+    with time_machine.travel("2026-11-25T02:00:00Z", tick=False):  # 10:00 in Shanghai
+        client.force_login(caller)
+        first = Target.objects.get(pk=_held_after(client.post("/call/spring/next", **hx)))
+        done = client.post(
+            f"/call/spring/targets/{first.pk}/outcome", {"outcome": "no_answer"}, **hx
+        )
+        assert done.status_code == 200
+        held = Target.objects.get(pk=_held_after(client.post("/call/spring/next", **hx)))
+        assert held.pk != first.pk
+        held_number = held.contact.phone
+        seen: dict[str, bytes] = {}
+        queue = [path_for(route, world | {"pk": held.pk}) for route, _n, _p in patterns()]
+        while queue and len(seen) < 400:
+            path = queue.pop(0)
+            if path in seen or path.startswith(("/accounts/logout", "/static/")):
+                continue
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if path.startswith("/api/") else {}
+            response = client.get(path, **headers)
+            body = b"".join(response) if response.streaming else response.content
+            response.close()
+            seen[path] = body
+            for link in re.findall(rb'(?:href|src|hx-get)="(/[^"#]*)', body):
+                queue.append(html.unescape(link.decode()))
+        pages = "\n".join(body.decode(errors="replace") for body in seen.values())
+    assert len(seen) > 60
+    assert _numbers_shown(pages, numbers) == {held_number}
+    assert held_number in seen["/call/spring/"].decode()  # the control: the detector sees it
+
+
+def _held_after(response) -> int:
+    """The target a workspace fragment offers (its outcome form's URL)."""
+    assert response.status_code == 200, response.status_code
+    return int(re.search(rb"/targets/(\d+)/outcome", response.content).group(1))

@@ -223,6 +223,18 @@ def _chart_drawn(page: Page, selector: str, shots: Path, name: str) -> Counter:
     return pixels
 
 
+def _chart_opened(page: Page, url: str, shots: Path, name: str) -> None:
+    """A chart opened on its own, as a document: there the browser applies the SVG's own
+    Content-Security-Policy (an <img> ignores it), so its styles must pass that policy
+    (a blocked style block leaves black, unstyled bars)."""
+    # A document of its own asks for /favicon.ico, which the site does not serve.
+    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))
+    page.goto(url)
+    pixels = _png_pixels(page.screenshot(path=shots / f"{name}.png"))
+    reddish = sum(n for (r, g, b), n in pixels.items() if r - max(g, b) > 60)
+    assert reddish > 50, f"{name}: the bars are not styled ({reddish} red pixels)"
+
+
 def _expect_rows(page: Page, table: str, rows: list[list[str]]) -> None:
     """A table's body, cell by cell."""
     found = page.locator(f"{table} tbody tr")
@@ -350,6 +362,8 @@ def test_the_public_pages_in_english(browsing: Browsing, live_server, registry, 
     _expect_rows(page, "#province-table", [["Guangdong", "2"], ["Beijing", "1"]])
     _chart_drawn(page, "img.chart", shots, "registry-provinces-en")
 
+    for name in ("days", "provinces"):
+        _chart_opened(page, f"{live_server.url}/registry/chart/{name}.svg", shots, name)
     browsing.assert_clean("/registry/chart/days.svg", "/registry/chart/provinces.svg")
 
 
