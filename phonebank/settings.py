@@ -321,6 +321,11 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": "INFO"},
     "loggers": {
+        # Django's defaults give "django" handlers of its own (a console while debugging,
+        # error e-mails) and "django.server" another: none has our filter. Every record
+        # goes through "console" instead.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": [], "level": "INFO", "propagate": True},
         # Request errors carry the request (and so form data) in their record: keep the
         # message, never the payload.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
