@@ -146,6 +146,7 @@ INSTALLED_APPS = [
     "phonebank.calling",
     "phonebank.registry",
     "phonebank.tlog",
+    "phonebank.dashboards",
 ]
 
 MIDDLEWARE = [

@@ -30,6 +30,7 @@ urlpatterns = [
     ),
     path("campaigns/", include("phonebank.campaigns.urls")),
     path("call/", include("phonebank.calling.urls")),
+    path("dashboards/", include("phonebank.dashboards.urls")),
     path("", include("phonebank.contacts.urls")),
     path("api/", api.urls),
     path("registry/", include("phonebank.registry.urls")),

@@ -22,10 +22,12 @@ CALLING_HOURS = "2026-11-25T02:00:00Z"
 # Pinned query counts over the API, token check included. Claim: token, campaign and
 # membership, then BEGIN, renew, the three candidate queries, COMMIT, and the claimed
 # contact (PostgreSQL also locks the caller's row). Outcome: token, target and membership,
-# the outcome's facts (row, do-not-call, retry rule, earlier attempts) in one statement,
-# then BEGIN, the update, the call, the audit entry, COMMIT.
+# the outcome's facts (row, do-not-call, retry rule, earlier attempts, the contact's
+# province and zone) in one statement, then BEGIN, the update, the call, the dashboards'
+# four rollups (day, hour, province, caller; one more with objections), the audit entry,
+# COMMIT.
 CLAIM_QUERIES = 10
-OUTCOME_QUERIES = 8
+OUTCOME_QUERIES = 12
 
 
 @pytest.fixture(autouse=True)

@@ -19,9 +19,10 @@ from django.utils.translation import gettext as _
 from phonebank.audit.services import log_action
 from phonebank.calling import selectors
 from phonebank.calling.models import CallAttempt, ClaimWindow, Outcome, Target, TargetStatus
-from phonebank.campaigns.models import PlaybookEntry, RetryRule
+from phonebank.campaigns.models import Campaign, PlaybookEntry, RetryRule
 from phonebank.contacts.models import Contact, DoNotCall
 from phonebank.contacts.services import dnc_add
+from phonebank.dashboards.services import queue_dry_note, rollups_add
 from phonebank.lib import rawsql
 from phonebank.lib.errors import DomainError
 from phonebank.registry.models import Source
@@ -267,6 +268,7 @@ def target_claim(*, campaign, caller, now: datetime | None = None) -> Claim | No
         _one_claim_at_a_time(caller)
         pk, renewed = _lease(campaign, caller, now, lease_until, zones)
     if pk is None:
+        queue_dry_note(campaign=campaign, caller=caller, now=now)
         return None
     # The lease is ours now: read the contact after the commit, outside the write lock.
     return Claim(selectors.target_with_contact(pk), renewed=renewed)
@@ -385,10 +387,20 @@ class _Retry:
     earlier: int  # attempts on the target that ended with this outcome before
 
 
-def _outcome_facts(pk: int, outcome: str) -> tuple[Target, bool, _Retry]:
+@dataclass
+class _Facts:
+    target: Target  # the row as it is now
+    on_dnc: bool  # its number is on the do-not-call list
+    retry: _Retry
+    province: str  # the contact's, for the rollups
+    zone: str  # the contact's time zone, else the campaign's
+
+
+def _outcome_facts(pk: int, outcome: str) -> _Facts:
     """What an outcome is worked out from, in one statement: the target row as it is now,
-    whether its number is on the do-not-call list, and the campaign's retry rule for
-    ``outcome`` with the attempts that ended so on this target before.
+    whether its number is on the do-not-call list, the campaign's retry rule for
+    ``outcome`` with the attempts that ended so on this target before, and the contact's
+    province and time zone (for the dashboards' rollups).
 
     Hand-written (lib/rawsql.py says why); the same reads as ``_next_state`` makes through
     the ORM when it is not given them. Target.DoesNotExist when there is no such target.
@@ -396,12 +408,15 @@ def _outcome_facts(pk: int, outcome: str) -> tuple[Target, bool, _Retry]:
     target = rawsql.columns(Target, "t")
     sql = (
         f"SELECT {target.sql}, "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-        f"EXISTS (SELECT 1 FROM {rawsql.table(DoNotCall)} d INNER JOIN "
-        f"{rawsql.table(Contact)} k ON d.blind_index = k.blind_index WHERE k.id = t.contact_id), "
+        f"EXISTS (SELECT 1 FROM {rawsql.table(DoNotCall)} d WHERE d.blind_index = k.blind_index), "
         "r.delay_minutes, r.max_attempts, "
         f"(SELECT COUNT(*) FROM {rawsql.table(CallAttempt)} a "
-        "WHERE a.target_id = t.id AND a.outcome = %s) "
-        f"FROM {rawsql.table(Target)} t LEFT OUTER JOIN {rawsql.table(RetryRule)} r "
+        "WHERE a.target_id = t.id AND a.outcome = %s), "
+        "k.province, k.timezone, c.default_timezone "
+        f"FROM {rawsql.table(Target)} t "
+        f"INNER JOIN {rawsql.table(Contact)} k ON k.id = t.contact_id "
+        f"INNER JOIN {rawsql.table(Campaign)} c ON c.id = t.campaign_id "
+        f"LEFT OUTER JOIN {rawsql.table(RetryRule)} r "
         "ON r.campaign_id = t.campaign_id AND r.outcome = %s WHERE t.id = %s"
     )
     with connection.cursor() as cursor:
@@ -409,9 +424,11 @@ def _outcome_facts(pk: int, outcome: str) -> tuple[Target, bool, _Retry]:
         row = cursor.fetchone()
     if row is None:
         raise Target.DoesNotExist(f"no target {pk}")
-    on_dnc, delay, most, earlier = row[target.width :]
+    on_dnc, delay, most, earlier, province, zone, default_zone = row[target.width :]
     rule = (delay, most) if delay is not None else None
-    return target.load(row), bool(on_dnc), _Retry(rule, earlier)
+    return _Facts(
+        target.load(row), bool(on_dnc), _Retry(rule, earlier), province, zone or default_zone
+    )
 
 
 def outcome_record(
@@ -444,7 +461,8 @@ def outcome_record(
         raise DomainError(_("Notes may have at most 5,000 characters."))
     # The row as it is now (its contact and campaign load if needed), and the rest of what
     # the outcome is worked out from.
-    current, on_dnc, retry = _outcome_facts(target.pk, outcome)
+    facts = _outcome_facts(target.pk, outcome)
+    current, on_dnc, retry = facts.target, facts.on_dnc, facts.retry
     if current.lease_holder_id != caller.pk:
         raise LeaseLost(_("Someone else has this contact now; take the next one."))
     playbook = (
@@ -506,6 +524,15 @@ def outcome_record(
         )
         if playbook:
             attempt.objections.set(playbook)
+        rollups_add(
+            campaign_id=current.campaign_id,
+            caller_id=caller.pk,
+            ended_at=now,
+            outcome=outcome,
+            province=facts.province,
+            zone=facts.zone,
+            objections=playbook,
+        )
         log_action(attempt, "calling.outcome.recorded", actor=caller, outcome=outcome)
     return attempt, receipt
 

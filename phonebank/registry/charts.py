@@ -8,22 +8,10 @@ table beside it on the page.
 from __future__ import annotations
 
 import pygal
-from pygal.style import Style
 
-_STYLE = Style(
-    background="transparent",
-    plot_background="transparent",
-    foreground="#333",
-    foreground_strong="#111",
-    foreground_subtle="#ccc",
-    colors=("#b22222", "#1f4e79"),
-    font_family="'Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei', sans-serif",
-    label_font_size=12,
-    major_label_font_size=12,
-    legend_font_size=13,
-    title_font_size=15,
-)
-_CONFIG = {"js": [], "style": _STYLE, "disable_xml_declaration": True}
+from phonebank.lib.charts import CONFIG as _CONFIG
+from phonebank.lib.charts import clean as _clean
+from phonebank.lib.charts import whole as _whole
 
 
 def days_svg(rows: list[tuple], *, per_day: str, cumulative: str, title: str) -> str:
@@ -58,17 +46,3 @@ def provinces_svg(rows: list[tuple[str, str, int]], *, title: str, label: str) -
     chart.value_formatter = _whole
     chart.add(label, [n for _c, _name, n in ordered])
     return _clean(chart.render())
-
-
-def _whole(value) -> str:
-    return f"{value:,.0f}" if value is not None else ""
-
-
-def _clean(svg: str) -> str:
-    """Without pygal's inline config script: an image runs no script, and none is needed."""
-    start = svg.find("<script")
-    while start != -1:
-        end = svg.find("</script>", start)
-        svg = svg[:start] + svg[end + len("</script>") :]
-        start = svg.find("<script")
-    return svg
