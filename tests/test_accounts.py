@@ -174,3 +174,28 @@ def test_generated_secrets_are_private_files(tmp_path):
     )
     for name in ("secret.key", "data-keys.json"):
         assert (tmp_path / "home" / name).stat().st_mode & 0o777 == 0o600
+
+
+def test_the_worker_prunes_sign_in_attempts_once_their_cool_off_is_over(client, coordinator):
+    from axes.models import AccessAttempt
+
+    from phonebank.contacts.management.commands.worker import Command
+
+    def prune():
+        Command()._prune_sign_in_attempts()  # what the worker's loop runs each time round
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        for _ in range(5):
+            _sign_in(client, "cora", "wrong password!")
+        clock.shift(10 * 60)
+        _sign_in(client, "cora", "wrong password!", address="203.0.113.9")
+        prune()  # 10 minutes on: both still count
+        assert AccessAttempt.objects.count() == 2
+        clock.shift(6 * 60)
+        prune()  # 16 minutes on: the first address's cool-off is over, the second's is not
+        assert list(AccessAttempt.objects.values_list("failures_since_start", flat=True)) == [1]
+        clock.shift(10 * 60)
+        prune()
+        assert not AccessAttempt.objects.exists()
+        assert _sign_in(client, "cora")["Location"] == "/"

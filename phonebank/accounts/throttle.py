@@ -24,3 +24,16 @@ def client_ip_hash(request) -> str:
     address = client_address(request)
     digits = "fd" + settings.PHONEBANK_KEYRING.keyed_hash(address, "ip")[:30]
     return ":".join(digits[i : i + 4] for i in range(0, 32, 4))
+
+
+def attempts_prune(*, now=None) -> int:
+    """Deletes sign-in throttling records (hashed addresses, usernames, browsers) once their
+    cool-off is over: a lock never outlives it, so they are of no further use."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django.utils import timezone
+
+    limit = (now or timezone.now()) - settings.AXES_COOLOFF_TIME
+    return sum(
+        model.objects.filter(attempt_time__lt=limit).delete()[0]
+        for model in (AccessAttempt, AccessFailureLog, AccessLog)
+    )

@@ -35,6 +35,7 @@ class Command(BaseCommand):
         while not stopping:
             close_old_connections()
             self._registry()
+            self._prune_sign_in_attempts()
             job = services.import_job_claim()
             if job is not None:
                 self.stdout.write(f"import {job.pk}: running")
@@ -62,3 +63,13 @@ class Command(BaseCommand):
             return
         if sealed is not None:
             self.stdout.write(f"registry: sealed {sealed.added} entries; log size {sealed.size}")
+
+    _pruned_at = None  # monotonic time of the last prune
+
+    def _prune_sign_in_attempts(self) -> None:
+        """Once a minute: sign-in throttling records past their cool-off go."""
+        from phonebank.accounts.throttle import attempts_prune
+
+        if self._pruned_at is None or time.monotonic() - self._pruned_at >= 60:
+            attempts_prune()
+            self._pruned_at = time.monotonic()
