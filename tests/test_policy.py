@@ -233,3 +233,22 @@ def _held_after(response) -> int:
     """The target a workspace fragment offers (its outcome form's URL)."""
     assert response.status_code == 200, response.status_code
     return int(re.search(rb"/targets/(\d+)/outcome", response.content).group(1))
+
+
+def test_every_post_without_a_csrf_token_is_refused(world, admin):
+    """CSRF: every URL pattern outside the token API refuses a cookie-authenticated POST
+    without the token, for a signed-in admin (who may reach them all) and for anonymous."""
+    from django.test import Client
+
+    for user in (admin, None):
+        client = Client(enforce_csrf_checks=True)
+        if user is not None:
+            client.force_login(user)
+        accepted = []
+        for route, name, _p in patterns():
+            if policy.rule_for(name) == policy.API:
+                continue  # bearer tokens, no cookies: nothing to forge (test_api_hot_path)
+            response = client.post(path_for(route, world), {"x": "1"})
+            if response.status_code != 403 or b"CSRF" not in response.content:
+                accepted.append((name, response.status_code))
+        assert accepted == [], user
