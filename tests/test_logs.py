@@ -153,7 +153,7 @@ def every_log(monkeypatch):
     configured console handler writes it."""
     import io
 
-    from django.db import connection
+    from django.db import DEFAULT_DB_ALIAS, connections
 
     stream = io.StringIO()
     console = next(
@@ -167,7 +167,9 @@ def every_log(monkeypatch):
     for logger, _level, _disabled in before:
         logger.setLevel(logging.DEBUG)
         logger.disabled = False
-    monkeypatch.setattr(connection, "force_debug_cursor", True)  # SQL to django.db.backends
+    # SQL to django.db.backends. On the wrapper, not django.db.connection: monkeypatch would
+    # find no such attribute on that proxy and delete it from the wrapper afterwards.
+    monkeypatch.setattr(connections[DEFAULT_DB_ALIAS], "force_debug_cursor", True)
     yield stream
     for logger, level, disabled in before:
         logger.setLevel(level)
