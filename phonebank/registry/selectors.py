@@ -17,7 +17,7 @@ from phonebank.registry.services import receipt_hash, receipt_normal
 from phonebank.tlog import merkle, note
 from phonebank.tlog import selectors as log
 from phonebank.tlog.models import Checkpoint
-from phonebank.tlog.services import log_signer
+from phonebank.tlog.services import log_verifier
 
 
 def organisation_names(language: str) -> dict[str, str]:
@@ -164,7 +164,7 @@ def receipt_lookup(code: str) -> Receipt | None:
 def _verifies(found: Receipt) -> bool:
     """The server's own check of what it shows: signature, checkpoint, inclusion proof."""
     try:
-        opened = note.open(found.checkpoint.note, [log_signer().verifier()])
+        opened = note.open(found.checkpoint.note, [log_verifier()])
         tree = note.parse_checkpoint(opened.text)
         merkle.verify_inclusion(
             merkle.leaf_hash(found.leaf),

@@ -27,7 +27,7 @@ from phonebank.lib.svgcsp import svg_response
 from phonebank.registry import charts, pow, selectors, services
 from phonebank.registry.forms import DeclareForm, ReceiptForm, WithdrawForm
 from phonebank.registry.models import Source
-from phonebank.tlog.services import log_signer
+from phonebank.tlog.services import log_key_current
 
 LIMITS = {  # per address: (uses, window)
     "declare": (10, timedelta(hours=1)),
@@ -238,7 +238,7 @@ def check(request):
                 "index": found.declaration.log_index,
                 "proof": [base64.b64encode(h).decode() for h in found.proof],
                 "checkpoint": found.checkpoint.note,
-                "key": log_signer().vkey,
+                "key": log_key_current(),
             }
         )
         context["leaf_text"] = found.leaf.decode()

@@ -5,7 +5,7 @@ body)` callable, so the same code checks a remote log (`http_fetcher`) and the l
 in-process (the `registry verify` command passes Django's test client). One run:
 
 1. fetches the verifier key and pins it: the key seen first, or the one the caller gives,
-   must stay the log's key;
+   must stay the log's key, unless the log hands over to another key in the log itself;
 2. fetches the checkpoint, verifies its signature and that its origin is the key's name;
 3. checks it against the last checkpoint verified before: never smaller, never another
    root at the same size, and a consistency proof from the old size to the new;
@@ -14,6 +14,13 @@ in-process (the `registry verify` command passes Django's test client). One run:
    keep the log's rules (`records.Tally`);
 5. recounts the figures the registry publishes (/registry/stats.json) and compares;
 6. only then saves its state (key, checkpoint, tree edge, counts, receipts) for the next run.
+
+A key rotation is followed only through the log: a key record (records.py) announcing the
+new key, signed by the key trusted, in a checkpoint signed by the key trusted. When the
+latest checkpoint is signed by a key the auditor does not trust yet, /log/keys tells it
+which older checkpoint holds the hand-over; that checkpoint is verified like any other,
+and trust moves on only if its leaves announce exactly that key. Any other change of key
+fails, naming both keys.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import http.client
+import itertools
 import json
 import os
 import tempfile
@@ -42,7 +50,7 @@ from phonebank.tlog.merkle import (
     root_coords,
     verify_consistency,
 )
-from phonebank.tlog.records import Receipt, Tally
+from phonebank.tlog.records import KeyChange, Receipt, Tally
 
 Fetch = Callable[[str], tuple[int, str, bytes]]
 
@@ -51,6 +59,7 @@ STATE_VERSION = 1
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 MAX_DIFFERENCES_SHOWN = 10
 STATS_PATH = "/registry/stats.json"
+KEYS_PATH = "/log/keys"
 
 
 class AuditError(Exception):
@@ -66,6 +75,7 @@ class AuditResult:
     previous_size: int | None  # the size verified on the run before; None on the first run
     new_leaves: int  # leaves fetched and checked by this run
     elapsed: float  # seconds
+    followed: tuple[KeyChange, ...] = ()  # key changes through which this run moved its trust
 
     @property
     def key_id(self) -> str:
@@ -149,9 +159,11 @@ class _Seen:
     note: str  # the whole signed note
 
 
-def _open_checkpoint(text: str, verifier: note.Verifier, where: str) -> _Seen:
+def _open_checkpoint(
+    text: str, verifier: note.Verifier, where: str, *, also: tuple[note.Verifier, ...] = ()
+) -> _Seen:
     try:
-        opened = note.open(text, [verifier])
+        opened = note.open(text, [verifier, *also])
     except note.NoteError as exc:
         raise AuditError(
             f"{where}: the signature does not verify with the log's key {_key_id(verifier)} ({exc})"
@@ -167,9 +179,38 @@ def _open_checkpoint(text: str, verifier: note.Verifier, where: str) -> _Seen:
     return _Seen(checkpoint.size, checkpoint.root, text)
 
 
-def _fetch_checkpoint(fetch: Fetch, verifier: note.Verifier) -> _Seen:
-    path = "/log/checkpoint"
-    return _open_checkpoint(_get_text(fetch, path), verifier, f"GET {path}")
+def _signed_by(text: str, verifier: note.Verifier) -> bool:
+    """False only when no signature on the note is by `verifier` (a bad one is reported by
+    _open_checkpoint)."""
+    try:
+        note.open(text, [verifier])
+    except note.UnverifiedNoteError:
+        return False
+    except note.NoteError:
+        return True
+    return True
+
+
+def _fetch_keys(fetch: Fetch) -> list[tuple[note.Verifier, int | None, str | None]]:
+    """/log/keys: (key, leaf announcing it, checkpoint handing over to it), oldest first."""
+    listed = _get_json(fetch, KEYS_PATH).get("keys")
+    if not isinstance(listed, list):
+        raise AuditError(f"GET {KEYS_PATH}: no 'keys' list in the response")
+    out = []
+    for i, item in enumerate(listed):
+        if not isinstance(item, dict):
+            raise AuditError(f"GET {KEYS_PATH}: key {i} is not a JSON object")
+        try:
+            verifier = note.parse_verifier_key(item.get("key"))
+        except (note.NoteError, AttributeError) as exc:
+            raise AuditError(f"GET {KEYS_PATH}: key {i} is not a verifier key ({exc})") from None
+        index, checkpoint = item.get("index"), item.get("checkpoint")
+        if not (index is None or (type(index) is int and index >= 0)):
+            raise AuditError(f"GET {KEYS_PATH}: key {i} has no leaf index")
+        if not (checkpoint is None or isinstance(checkpoint, str)):
+            raise AuditError(f"GET {KEYS_PATH}: key {i} has no checkpoint text")
+        out.append((verifier, index, checkpoint))
+    return out
 
 
 def _check_extends(fetch: Fetch, old: _Seen | None, new: _Seen) -> None:
@@ -235,6 +276,37 @@ def _read_leaves(fetch: Fetch, edge: CompactRange, tally: Tally, end: int) -> in
         edge.extend(hashes)
         read += len(leaves)
     return read
+
+
+def _advance(fetch: Fetch, edge: CompactRange, tally: Tally, old: _Seen | None, new: _Seen) -> int:
+    """Checks that `new` extends `old` and reads the leaves up to it; returns how many."""
+    _check_extends(fetch, old, new)
+    read = 0
+    if old is not None and edge.size < old.size <= new.size:
+        # --full: the leaves must also give the root verified before at its size.
+        read += _read_leaves(fetch, edge, tally, old.size)
+        _check_root(edge, old, "the checkpoint verified on an earlier run")
+    read += _read_leaves(fetch, edge, tally, new.size)
+    _check_root(edge, new, "the checkpoint")
+    return read
+
+
+def _key_after(tally: Tally, verifier: note.Verifier, seen: _Seen) -> note.Verifier:
+    """The key to trust after a checkpoint signed by `verifier` and the leaves up to it.
+
+    The same key, unless the leaves' last key record hands `verifier` over to another: a
+    key record signed by the key trusted, in a checkpoint signed by the key trusted, is the
+    one way trust moves on. A checkpoint signed by a key the leaves have retired fails.
+    """
+    if tally.key is None or tally.key == verifier.vkey:
+        return verifier
+    last = tally.key_changes[-1]
+    if last.previous == verifier.vkey:
+        return note.parse_verifier_key(last.key)
+    raise AuditError(
+        f"the checkpoint of size {seen.size} is signed by {_key_id(verifier)}, but the log's "
+        f"key at that size is {records.key_label(tally.key)} (announced at leaf {last.index})"
+    )
 
 
 def _check_root(edge: CompactRange, seen: _Seen, what: str) -> None:
@@ -320,7 +392,15 @@ def _load_state(path: Path) -> _State | None:
         if data["version"] != STATE_VERSION:
             raise ValueError(f"version {data['version']!r}, not {STATE_VERSION}")
         verifier = note.parse_verifier_key(data["key"])
-        seen = _open_checkpoint(data["checkpoint"]["note"], verifier, "the saved checkpoint")
+        # A hand-over checkpoint may be signed only by the key before the one pinned.
+        before = tuple(
+            note.parse_verifier_key(c["previous"])
+            for c in data.get("keys", [])[-1:]
+            if c["key"] == verifier.vkey
+        )
+        seen = _open_checkpoint(
+            data["checkpoint"]["note"], verifier, "the saved checkpoint", also=before
+        )
         size = seen.size
         if data["checkpoint"]["size"] != size or data["checkpoint"]["root"] != _b64(seen.root):
             raise ValueError("the checkpoint's size and root are not those of its note")
@@ -340,7 +420,13 @@ def _load_state(path: Path) -> _State | None:
             )
             for commitment, r in data["receipts"].items()
         }
-        tally = Tally.from_receipts(receipts)
+        changes = [
+            KeyChange(int(c["index"]), str(c["previous"]), str(c["key"]))
+            for c in data.get("keys", [])
+        ]
+        if changes and changes[-1].key != verifier.vkey:
+            raise ValueError("the key pinned is not the one the last key record announced")
+        tally = Tally.from_receipts(receipts, changes, key=verifier.vkey)
         if tally.size != size or tally.as_dict() != data["counts"]:
             raise ValueError("the receipts do not add up to the counts and size saved")
     except AuditError as exc:
@@ -371,6 +457,10 @@ def _save_state(path: Path, state: _State) -> None:
             }
             for commitment, r in state.tally.receipts.items()
         },
+        "keys": [
+            {"index": c.index, "previous": c.previous, "key": c.key}
+            for c in state.tally.key_changes
+        ],
     }
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     tmp = None
@@ -397,50 +487,89 @@ def audit(
     """Checks the log `fetch` serves against what state_path remembers of it; saves the new state.
 
     key: the verifier key the log must have (otherwise the one pinned in the state, or on
-    a first run the one the log serves). full: fetch and check every leaf again, not only
-    the new ones. Raises AuditError, and keeps the state as it was, on any inconsistency.
+    a first run the one the log serves), or have handed over from through its key records.
+    full: fetch and check every leaf again, not only the new ones. Raises AuditError, and
+    keeps the state as it was, on any inconsistency.
     """
     started = time.monotonic()
     path = Path(state_path)
     saved = _load_state(path)
 
-    expected, mismatch = None, ""
+    trusted_key, mismatch = None, "the log's key changed while it was audited"
     if key is not None:
         try:
-            expected = note.parse_verifier_key(key)
+            given = note.parse_verifier_key(key)
         except note.NoteError as exc:
             raise AuditError(f"the key given is not a verifier key ({exc})") from None
-        mismatch = "the log's key is not the key given"
-        if saved is not None and saved.verifier != expected:
-            raise AuditError(
-                f"the state file {path} pins key {_key_id(saved.verifier)}, not the key given "
-                f"{_key_id(expected)}: use another state file for another log"
-            )
-    elif saved is not None:
-        expected, mismatch = saved.verifier, f"the log's key changed since it was pinned in {path}"
-    verifier = _fetch_key(fetch)
-    if expected is not None and verifier != expected:
-        raise AuditError(
-            f"{mismatch}: expected {_key_id(expected)}, the log now serves {_key_id(verifier)}"
-        )
+        if saved is not None and saved.verifier != given:
+            handed_over = {c.previous for c in saved.tally.key_changes}
+            if given.vkey not in handed_over:
+                raise AuditError(
+                    f"the state file {path} pins key {_key_id(saved.verifier)}, not the key given "
+                    f"{_key_id(given)}: use another state file for another log"
+                )
+        trusted_key, mismatch = given, "the log's key is not the key given"
+    if saved is not None:
+        trusted_key = saved.verifier
+        mismatch = f"the log's key changed since it was pinned in {path}"
+    served = _fetch_key(fetch)
+    verifier = trusted_key or served
 
-    if saved is None or full:
+    if saved is None:
         edge, tally = CompactRange(), Tally()
+    elif full:
+        changes = saved.tally.key_changes
+        edge, tally = CompactRange(), Tally(changes[0].previous if changes else verifier.vkey)
     else:
         edge, tally = saved.edge, saved.tally
     trusted = saved.checkpoint if saved is not None else None
     new_leaves = 0
+    followed: list[KeyChange] = []
+    listing: list[tuple[note.Verifier, int | None, str | None]] | None = None
+
+    def move_to(new: note.Verifier) -> None:
+        followed.append(tally.key_changes[-1])
+        nonlocal verifier
+        verifier = new
+
     # A seal between reading the checkpoint and the counts makes them disagree on the size:
     # check the newer checkpoint once more before calling that a failure.
     for attempt in (1, 2):
-        checkpoint = _fetch_checkpoint(fetch, verifier)
-        _check_extends(fetch, trusted, checkpoint)
-        if trusted is not None and edge.size < trusted.size <= checkpoint.size:
-            # --full: the leaves must also give the root verified before at its size.
-            new_leaves += _read_leaves(fetch, edge, tally, trusted.size)
-            _check_root(edge, trusted, "the checkpoint verified on an earlier run")
-        new_leaves += _read_leaves(fetch, edge, tally, checkpoint.size)
-        _check_root(edge, checkpoint, "the checkpoint")
+        text = _get_text(fetch, "/log/checkpoint")
+        while verifier != served and not _signed_by(text, verifier):
+            # The latest checkpoint is not signed by the key trusted: find, through /log/keys,
+            # the checkpoint where the log handed that key over to the next.
+            if listing is None:
+                try:
+                    listing = _fetch_keys(fetch)
+                except AuditError as exc:
+                    raise AuditError(
+                        f"{mismatch}: expected {_key_id(verifier)}, the log now serves "
+                        f"{_key_id(served)} ({exc})"
+                    ) from None
+            handover = _handover(listing, verifier)
+            if handover is None:
+                raise AuditError(
+                    f"{mismatch}: expected {_key_id(verifier)}, the log now serves "
+                    f"{_key_id(served)}, and {KEYS_PATH} shows no hand-over from "
+                    f"{_key_id(verifier)} to another key"
+                )
+            new, index, handover_note = handover
+            where = f"GET {KEYS_PATH}: the hand-over from {_key_id(verifier)} to {_key_id(new)}"
+            seen = _open_checkpoint(handover_note, verifier, where)
+            new_leaves += _advance(fetch, edge, tally, trusted, seen)
+            if _key_after(tally, verifier, seen) != new or tally.key_changes[-1].index != index:
+                raise AuditError(
+                    f"{where} (checkpoint of size {seen.size}) does not include a key record "
+                    f"at leaf {index} from {_key_id(verifier)} to {_key_id(new)}"
+                )
+            move_to(new)
+            trusted = seen
+        checkpoint = _open_checkpoint(text, verifier, "GET /log/checkpoint")
+        new_leaves += _advance(fetch, edge, tally, trusted, checkpoint)
+        after = _key_after(tally, verifier, checkpoint)
+        if after != verifier:
+            move_to(after)
         trusted = checkpoint
         published = _fetch_stats(fetch)
         if published["size"] == checkpoint.size:
@@ -451,6 +580,12 @@ def audit(
                 f"checkpoint has size {checkpoint.size} (read twice)"
             )
     _compare_counts(published, tally)
+    # Once more: a rotation between reading /log/key and the checkpoint is no failure.
+    if verifier != served and _fetch_key(fetch) != verifier:
+        raise AuditError(
+            f"the log's key records hand its key over to {_key_id(verifier)}, but /log/key "
+            f"serves {_key_id(served)}"
+        )
 
     _save_state(path, _State(verifier, checkpoint, edge, tally))
     return AuditResult(
@@ -461,7 +596,18 @@ def audit(
         previous_size=saved.checkpoint.size if saved is not None else None,
         new_leaves=new_leaves,
         elapsed=time.monotonic() - started,
+        followed=tuple(followed),
     )
+
+
+def _handover(
+    listing: list[tuple[note.Verifier, int | None, str | None]], verifier: note.Verifier
+) -> tuple[note.Verifier, int, str] | None:
+    """The key listed after `verifier`, with its leaf and hand-over checkpoint, if any."""
+    for (key, _i, _c), (new, index, checkpoint) in itertools.pairwise(listing):
+        if key == verifier and index is not None and checkpoint is not None:
+            return new, index, checkpoint
+    return None
 
 
 # --- HTTP ---------------------------------------------------------------------------------

@@ -46,3 +46,22 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.size}"
+
+
+class LogKey(models.Model):
+    """A verifier key the log has signed checkpoints with, oldest first: the last is in force.
+
+    Only public keys: the signing key itself never enters the database. The first key has no
+    announcement; each later one was announced by the key record at leaf `index`, signed by
+    the key before it, and first signed `checkpoint` (together with the key before it).
+    """
+
+    vkey = models.TextField(unique=True)
+    index = models.BigIntegerField(null=True, blank=True, unique=True)
+    checkpoint = models.OneToOneField(
+        Checkpoint, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.vkey.rsplit("+", 1)[0]

@@ -1,8 +1,9 @@
 """The registry's leaf records: their one byte encoding, and the counts they add up to.
 
-Pure: no Django. The server builds every leaf with `encode_declaration` or
-`encode_withdrawal` and counts with `Tally`; an auditor decodes the leaves it fetches with
-`decode` and counts them with the same `Tally`, so both sides agree on what a leaf means.
+Pure: no Django. The server builds every leaf with `encode_declaration`,
+`encode_withdrawal` or `encode_key_change` and counts with `Tally`; an auditor decodes the
+leaves it fetches with `decode` and counts them with the same `Tally`, so both sides agree
+on what a leaf means.
 
 A leaf is the UTF-8 of `json.dumps(record, ensure_ascii=False, sort_keys=True,
 separators=(",", ":"))` where record is one of
@@ -10,10 +11,17 @@ separators=(",", ":"))` where record is one of
     {"v": 1, "type": "declaration", "alias": str, "organisations": [codes], "province": str,
      "date": "YYYY-MM-DD", "source": "phone" | "web", "receipt": 64 lowercase hex}
     {"v": 1, "type": "withdrawal", "receipt": 64 lowercase hex, "date": "YYYY-MM-DD"}
+    {"v": 1, "type": "key", "previous": vkey, "key": vkey, "date": "YYYY-MM-DD",
+     "signature": base64(key ID ‖ Ed25519 signature by `previous` of key_change_text)}
 
 Exactly one byte string encodes each record, so a leaf cannot carry anything but its fields
 (no extra keys, spacing, escapes or key order to hide data in) and equal records hash equal.
 The receipt is the SHA-256 commitment to the declarant's receipt code, never the code.
+
+A key record announces the log's next signing key (`key`, a C2SP signed-note verifier key
+with the log's name), signed by the key it replaces (`previous`): its text and signature
+make the signed note `key_change_note(record)`, which any signed-note implementation opens
+with the previous key. It is not a declaration and counts in no published figure.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from phonebank.tlog import note
 
 VERSION = 1
 ALIAS_MAX = 64
@@ -39,6 +49,8 @@ _DECLARATION_KEYS = frozenset(
     ("v", "type", "alias", "organisations", "province", "date", "source", "receipt")
 )
 _WITHDRAWAL_KEYS = frozenset(("v", "type", "receipt", "date"))
+_KEY_KEYS = frozenset(("v", "type", "previous", "key", "date", "signature"))
+KEY_CHANGE_HEADER = "phonebank registry log key change v1"
 
 
 def _dumps(record: Mapping[str, Any]) -> str:
@@ -73,6 +85,8 @@ def _check(record: Mapping[str, Any]) -> None:
         keys = _DECLARATION_KEYS
     elif kind == "withdrawal":
         keys = _WITHDRAWAL_KEYS
+    elif kind == "key":
+        keys = _KEY_KEYS
     else:
         raise ValueError(f"unknown record type {kind!r}")
     if set(record) != keys:
@@ -89,8 +103,11 @@ def _check(record: Mapping[str, Any]) -> None:
     version = record["v"]
     if type(version) is not int or version != VERSION:
         raise ValueError(f"record version {version!r} is not {VERSION}")
-    _check_receipt(_check_str(record, "receipt"))
     _check_date(_check_str(record, "date"))
+    if kind == "key":
+        _check_key_change(record)
+        return
+    _check_receipt(_check_str(record, "receipt"))
     if kind == "withdrawal":
         return
     alias = _check_str(record, "alias")
@@ -109,6 +126,52 @@ def _check(record: Mapping[str, Any]) -> None:
         raise ValueError(f"province {province!r} is not empty or a two-letter code")
     if _check_str(record, "source") not in SOURCES:
         raise ValueError(f"source {record['source']!r} is not one of {', '.join(SOURCES)}")
+
+
+def _verifier(record: Mapping[str, Any], field: str) -> note.Verifier:
+    value = _check_str(record, field)
+    try:
+        verifier = note.parse_verifier_key(value)
+    except note.NoteError as exc:
+        raise ValueError(f"{field} is not a verifier key ({exc})") from None
+    if verifier.vkey != value:
+        raise ValueError(f"{field} is not a verifier key in its canonical form")
+    return verifier
+
+
+def key_label(vkey: str) -> str:
+    """`name+hex8`: how messages name a verifier key (the part before its public key)."""
+    return "+".join(vkey.split("+", 2)[:2])
+
+
+def key_change_text(previous: str, key: str) -> str:
+    """The text a key record's signature signs: a header line, the old key, the new key."""
+    return f"{KEY_CHANGE_HEADER}\n{previous}\n{key}\n"
+
+
+def key_change_note(record: Mapping[str, Any]) -> str:
+    """The key record as a C2SP signed note, signed by the previous key."""
+    name = record["previous"].split("+", 1)[0]
+    text = key_change_text(record["previous"], record["key"])
+    return f"{text}\n{note.SIG_PREFIX}{name} {record['signature']}\n"
+
+
+def _check_key_change(record: Mapping[str, Any]) -> None:
+    previous, key = _verifier(record, "previous"), _verifier(record, "key")
+    if previous.name != key.name:
+        raise ValueError(
+            f"the new key is named {key.name!r}, not {previous.name!r} as the key it replaces"
+        )
+    if previous.key_id == key.key_id:
+        raise ValueError("the new key has the key ID of the key it replaces")
+    _check_str(record, "signature")
+    try:
+        note.open(key_change_note(record), [previous])
+    except note.NoteError as exc:
+        raise ValueError(
+            "the key change is not signed by the key it replaces, "
+            f"{key_label(previous.vkey)} ({exc})"
+        ) from None
 
 
 def _encode(record: dict[str, Any]) -> bytes:
@@ -151,6 +214,23 @@ def encode_withdrawal(*, receipt: str, date: datetime.date | str) -> bytes:
     return _encode({"v": VERSION, "type": "withdrawal", "receipt": receipt, "date": _iso(date)})
 
 
+def encode_key_change(*, signer: note.Signer, key: str, date: datetime.date | str) -> bytes:
+    """The leaf announcing `key` as the log's next key, signed by `signer`, the current one."""
+    text = key_change_text(signer.vkey, key)
+    signed = note.sign(text, signer)
+    signature = signed[len(text) + 1 :].rstrip("\n").rpartition(" ")[2]
+    return _encode(
+        {
+            "v": VERSION,
+            "type": "key",
+            "previous": signer.vkey,
+            "key": key,
+            "date": _iso(date),
+            "signature": signature,
+        }
+    )
+
+
 def encode(record: Mapping[str, Any]) -> bytes:
     """The leaf of a record as `decode` returns it; ValueError unless it is a valid record."""
     return _encode(dict(record))
@@ -187,27 +267,57 @@ class Receipt:
     withdrawn: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class KeyChange:
+    """A key record: at leaf `index` the log's key `previous` handed over to `key`."""
+
+    index: int
+    previous: str
+    key: str
+
+
 class Tally:
     """Counts of a log's records, read in log order, and the receipts withdrawals name.
 
     `add` enforces the rules a log must keep: a declaration's receipt is new; a withdrawal
-    names the receipt of an earlier declaration that is not withdrawn yet.
+    names the receipt of an earlier declaration that is not withdrawn yet; a key change is
+    signed by the log's key at that point. `key` is that key: the last key change's, or the
+    one given (what an auditor resuming its work trusts), or None when nothing says yet.
     """
 
-    __slots__ = ("declarations", "organisations", "provinces", "receipts", "withdrawals")
+    __slots__ = (
+        "declarations",
+        "key",
+        "key_changes",
+        "organisations",
+        "provinces",
+        "receipts",
+        "withdrawals",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, key: str | None = None) -> None:
         self.declarations = 0
         self.withdrawals = 0
         self.organisations: Counter[str] = Counter()  # active declarations naming each code
         self.provinces: Counter[str] = Counter()  # active declarations in each province
         self.receipts: dict[str, Receipt] = {}
+        self.key_changes: list[KeyChange] = []
+        self.key = key
 
     @classmethod
-    def from_receipts(cls, receipts: Mapping[str, Receipt]) -> Tally:
-        """The tally of a log whose declarations are `receipts` (withdrawn or not)."""
-        tally = cls()
+    def from_receipts(
+        cls,
+        receipts: Mapping[str, Receipt],
+        key_changes: Iterable[KeyChange] = (),
+        key: str | None = None,
+    ) -> Tally:
+        """The tally of a log whose declarations are `receipts` (withdrawn or not), whose key
+        records are `key_changes` and whose key is `key` (the last change's, if any)."""
+        tally = cls(key)
         tally.receipts = dict(receipts)
+        tally.key_changes = list(key_changes)
+        if tally.key_changes:
+            tally.key = tally.key_changes[-1].key
         for r in tally.receipts.values():
             tally.declarations += 1
             if r.withdrawn:
@@ -221,7 +331,7 @@ class Tally:
     @property
     def size(self) -> int:
         """Records counted so far: the index the next record has in the log."""
-        return self.declarations + self.withdrawals
+        return self.declarations + self.withdrawals + len(self.key_changes)
 
     @property
     def active(self) -> int:
@@ -229,6 +339,16 @@ class Tally:
 
     def add(self, record: Mapping[str, Any]) -> None:
         """Counts the next record of the log (as `decode` returns it); ValueError if it breaks a rule."""
+        if record["type"] == "key":
+            previous = record["previous"]
+            if self.key is not None and previous != self.key:
+                raise ValueError(
+                    f"a key change signed by {key_label(previous)}, but the log's key at this "
+                    f"point is {key_label(self.key)}"
+                )
+            self.key_changes.append(KeyChange(self.size, previous, record["key"]))
+            self.key = record["key"]
+            return
         receipt = record["receipt"]
         known = self.receipts.get(receipt)
         if record["type"] == "declaration":

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from phonebank.tlog import merkle, tiles
-from phonebank.tlog.models import Bundle, Checkpoint, Tile
+from phonebank.tlog.models import Bundle, Checkpoint, LogKey, Tile
 
 MAX_LEAVES = 1000  # per /log/leaves request
 
@@ -126,3 +126,14 @@ def _tile_published(level: int, index: int, width: int) -> bool:
         size__gte=index * span + width * unit, size__lt=index * span + (width + 1) * unit
     )
     return sizes.exists()
+
+
+def log_keys() -> list[LogKey]:
+    """Every verifier key the log has signed with, oldest first, with where each took over."""
+    return list(LogKey.objects.select_related("checkpoint").order_by("id"))
+
+
+def log_key_announced() -> str | None:
+    """The verifier key the log has in force, as recorded at its first checkpoint or at the
+    last rotation; None before any."""
+    return LogKey.objects.order_by("-id").values_list("vkey", flat=True).first()

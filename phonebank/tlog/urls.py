@@ -6,6 +6,7 @@ app_name = "log"
 urlpatterns = [
     path("checkpoint", views.checkpoint, name="checkpoint"),
     path("key", views.key, name="key"),
+    path("keys", views.keys, name="keys"),
     path("leaves", views.leaves, name="leaves"),
     path("proof/inclusion", views.inclusion, name="inclusion"),
     path("proof/consistency", views.consistency, name="consistency"),

@@ -45,9 +45,30 @@ def checkpoint(request):
 
 @require_GET
 def key(request):
+    """The verifier key in force: the one the latest checkpoint is signed with."""
     response = HttpResponse(
-        services.log_signer().vkey + "\n", content_type="text/plain; charset=utf-8"
+        services.log_key_current() + "\n", content_type="text/plain; charset=utf-8"
     )
+    response["Cache-Control"] = _NO_CACHE
+    return response
+
+
+@require_GET
+def keys(request):
+    """Every key the log has signed with, oldest first, and for each after the first the
+    leaf announcing it and the checkpoint that first includes that leaf (signed by the key
+    before it and by it): what an auditor who trusts an older key follows to the current."""
+    rows = selectors.log_keys()
+    listed = [
+        {
+            "key": row.vkey,
+            "index": row.index,
+            "size": row.checkpoint.size if row.checkpoint else None,
+            "checkpoint": row.checkpoint.note if row.checkpoint else None,
+        }
+        for row in rows
+    ] or [{"key": services.log_key_current(), "index": None, "size": None, "checkpoint": None}]
+    response = JsonResponse({"keys": listed}, json_dumps_params={"ensure_ascii": False})
     response["Cache-Control"] = _NO_CACHE
     return response
 

@@ -1,4 +1,4 @@
-"""`phonebank registry publish` and `phonebank registry verify` (SPEC section 3)."""
+"""`phonebank registry publish`, `verify` (SPEC section 3) and `rotate-key`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from phonebank.tlog.audit import AuditError, AuditResult, Fetch, audit, http_fetcher
+from phonebank.tlog.records import key_label
 
 
 def local_host(allowed_hosts: list[str]) -> str:
@@ -52,7 +53,8 @@ def _figures(table: dict[str, int]) -> str:
 class Command(BaseCommand):
     help = (
         "The public registry's log: `registry publish` seals pending entries now; "
-        "`registry verify` audits a log (this one by default) and fails on any inconsistency."
+        "`registry verify` audits a log (this one by default) and fails on any inconsistency; "
+        "`registry rotate-key` replaces the log's signing key, announcing the new one in the log."
     )
 
     def add_arguments(self, parser):
@@ -77,12 +79,54 @@ class Command(BaseCommand):
         verify.add_argument(
             "--full", action="store_true", help="check every leaf again, not only new ones"
         )
+        rotate = sub.add_parser(
+            "rotate-key",
+            help="a new signing key for the log, announced in the log and signed by the old one",
+        )
+        rotate.add_argument(
+            "--new-key-file",
+            type=Path,
+            metavar="PATH",
+            help="only with the key in PHONEBANK_LOG_KEY: create PATH (mode 0600) with the new key",
+        )
 
     def handle(self, *args, action, **options):
         if action == "publish":
             self._publish()
+        elif action == "rotate-key":
+            self._rotate(options["new_key_file"])
         else:
             self._verify(options["url"], options["state"], options["key"], options["full"])
+
+    def _rotate(self, new_key_file: Path | None) -> None:
+        from phonebank.tlog.services import KeyRotationRefused, LogRefused, log_key_rotate
+
+        try:
+            rotated = log_key_rotate(new_key_file=new_key_file)
+        except (KeyRotationRefused, LogRefused) as exc:
+            raise CommandError(f"rotate-key REFUSED: {exc}") from None
+        done = "finished switching" if rotated.resumed else "rotated"
+        cp, old, new = rotated.checkpoint, key_label(rotated.previous), key_label(rotated.key)
+        lines = [
+            f"{done} the log's signing key: {old} -> {new}",
+            f"announced at leaf {rotated.index:,}, in the checkpoint of size {cp.size:,} "
+            "(signed by both keys; later checkpoints by the new key only)",
+            f"verifier  {rotated.key}",
+            f"new key   {rotated.written} (mode 0600)",
+        ]
+        if rotated.retired is not None:
+            lines += [
+                f"old key   {rotated.retired} (retired, mode 0600)",
+                "Running workers switch to the new key file at their next seal; /log/key and "
+                "/log/keys serve the new key now.",
+            ]
+        else:
+            lines += [
+                "The old key is in PHONEBANK_LOG_KEY. Put the contents of the new key file in "
+                "PHONEBANK_LOG_KEY for every server and worker and restart them, then delete "
+                "the file: until they restart they refuse to sign (pending entries wait).",
+            ]
+        self.stdout.write("\n".join(lines))
 
     def _publish(self) -> None:
         # Imported here: the log's services are not needed to audit.
@@ -117,6 +161,11 @@ class Command(BaseCommand):
             pinned, since = "trusted on first use, now pinned", "first run"
         else:
             pinned, since = "pinned", f"size {result.previous_size:,} before"
+        if result.followed:
+            changes = ", ".join(
+                f"from {key_label(c.previous)} at leaf {c.index:,}" for c in result.followed
+            )
+            pinned = f"handed over in the log {changes}; now pinned"
         lines = [
             f"verified {where}: {result.size:,} entries",
             f"root      {base64.b64encode(result.root).decode()}",
