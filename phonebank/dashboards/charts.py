@@ -25,6 +25,7 @@ def days_svg(rows: list[DayRow], *, calls: str, reached: str, declared: str, tit
         x_labels_major_count=_labels_every(len(rows)),
         show_minor_x_labels=len(rows) <= 31,
         x_label_rotation=0 if len(rows) <= 14 else 30,
+        truncate_label=-1,
         value_formatter=whole,
         **CONFIG,
     )
@@ -46,6 +47,7 @@ def cumulative_svg(rows: list[DayRow], *, per_day: str, cumulative: str, title: 
         show_minor_x_labels=False,
         show_only_major_dots=True,
         dots_size=2,
+        truncate_label=-1,
         value_formatter=whole,
         secondary_range=(0, max([r.cumulative for r in rows], default=1) or 1),
         **CONFIG,
