@@ -106,6 +106,9 @@ ALLOWED_HOSTS = [
 
 PHONEBANK_CLAIM_RATE_PER_MIN = _int("PHONEBANK_CLAIM_RATE_PER_MIN", 30)
 PHONEBANK_CLAIM_DAILY_CAP = _int("PHONEBANK_CLAIM_DAILY_CAP", 300)  # per caller per UTC day
+# Requests per user per minute to GET /api/campaigns/{slug}/stats (0: no limit), per server
+# process with the default local-memory cache (docs/api.md).
+PHONEBANK_STATS_RATE_PER_MIN = _int("PHONEBANK_STATS_RATE_PER_MIN", 60)
 # Behind the reverse proxy every request comes from the proxy's address, so sign-in
 # throttling and the public form's per-address limits would treat all clients as one. With
 # this on they use the last X-Forwarded-For entry, the address our proxy saw (docs/deploy.md):

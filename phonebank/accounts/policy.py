@@ -31,6 +31,8 @@ POLICY: dict[str, str] = {
     "calling:*": SIGNED_IN,
     "dashboards:overall": ADMIN,
     "dashboards:overall_chart": ADMIN,
+    "dashboards:exports": STAFF,  # per campaign inside; personal data for admins only
+    "dashboards:export_download": STAFF,  # only whoever asked for the export
     "dashboards:*": STAFF,
     "contacts:list": STAFF,
     "contacts:imports": STAFF,

@@ -32,11 +32,12 @@ from phonebank.api.schemas import (
     OutcomeOut,
     StatsOut,
 )
-from phonebank.calling import selectors as calling_selectors
+from phonebank.api.throttle import stats_allowed
 from phonebank.calling import services as calling
-from phonebank.calling.models import Outcome, Target
+from phonebank.calling.models import Target
 from phonebank.campaigns.models import Campaign
 from phonebank.contacts import selectors
+from phonebank.dashboards import selectors as dashboard_selectors
 from phonebank.lib import phones
 from phonebank.lib.errors import DomainError
 
@@ -248,21 +249,16 @@ def release(request, pk: int):
 
 @api.get(
     "/campaigns/{slug}/stats",
-    response={200: StatsOut, 404: Error},
-    summary="Calls by outcome: the whole campaign for its staff, your own for callers",
+    response={200: StatsOut, 404: Error, 429: Error},
+    summary="Calls by outcome, funnel and today's figures: the whole campaign for its staff, "
+    "your own for callers (rate-limited per user)",
 )
 def stats(request, slug: str):
+    if not stats_allowed(request.user):
+        raise HttpError(429, "Too many stats requests; try again in a minute.")
     campaign = _member_campaign(request.user, slug)
     staff = request.user.role in (Role.ADMIN, Role.COORDINATOR)
-    counts = calling_selectors.campaign_outcome_counts(
-        campaign, caller=None if staff else request.user
-    )
-    return {
-        "campaign": campaign.slug,
-        "scope": "campaign" if staff else "caller",
-        "outcomes": {code: counts.get(code, 0) for code in Outcome.values},
-        "calls": sum(counts.values()),
-    }
+    return dashboard_selectors.campaign_stats(campaign, None if staff else request.user)
 
 
 # -- people: a campaign's callers and invitations (coordinators and admins) --------------------

@@ -72,11 +72,24 @@ class Ok(Schema):
     ok: bool
 
 
+class FunnelOut(Schema):
+    dialled: int  # every call
+    reached: int  # answered: hung up, refused, do not call, callback, listened, declared
+    listened: int  # heard the message out (listened, declared)
+    declared: int
+
+
 class StatsOut(Schema):
     campaign: str
     scope: str  # "campaign" or "caller"
-    outcomes: dict[str, int]
+    outcomes: dict[str, int]  # every outcome code, all time
     calls: int
+    funnel: FunnelOut
+    contact_rate: float | None  # reached / dialled; null before the first call
+    day: str  # today in the campaign's time zone (ISO date), for the *_today figures
+    calls_today: int
+    declared_today: int
+    today: FunnelOut
 
 
 class CallerOut(Schema):

@@ -13,6 +13,7 @@ from django.utils.translation import gettext
 from phonebank.calling.models import Target, TargetStatus
 from phonebank.contacts.models import DoNotCall, ImportJob, ImportKind, ImportReject
 from phonebank.lib import phones, provinces
+from phonebank.lib.spreadsheets import defuse
 
 
 def target_list(campaign, *, province: str = "", status: str = "") -> QuerySet[Target]:
@@ -74,9 +75,7 @@ def rejects_csv(job: ImportJob) -> Iterator[str]:
         yield flush()
 
 
-def _defuse(cell: str) -> str:
-    """Spreadsheets run a cell that starts with = + - @ as a formula; make it text."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+_defuse = defuse  # spreadsheets run a cell that starts with = + - @ as a formula
 
 
 def dnc_count() -> int:

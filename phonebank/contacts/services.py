@@ -11,11 +11,9 @@ import itertools
 import logging
 import multiprocessing
 import os
-import socket
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,9 +34,10 @@ from phonebank.contacts.models import (
     ImportStatus,
 )
 from phonebank.contacts.reader import FileProblem, Table, open_table
-from phonebank.lib import crypto, phones
+from phonebank.lib import crypto, jobs, phones, sealedfiles
 from phonebank.lib.errors import DomainError
 from phonebank.lib.fields import keyring
+from phonebank.lib.sealedfiles import sealed_opener
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +47,7 @@ POOL_MIN_ROWS = 5000  # below this, starting worker processes costs more than it
 POOL_AHEAD = 2  # batches in flight per worker: enough to keep workers busy while we write
 SQLITE_IMPORT_CHECKPOINT_PAGES = 16000
 SQLITE_IMPORT_CACHE_KIB = 64 * 1024  # page cache while importing (SQLite's default is 2 MB)
-STALE_AFTER = timedelta(seconds=60)
+STALE_AFTER = jobs.STALE_AFTER
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -58,40 +57,6 @@ def uploads_dir() -> Path:
     path = Path(settings.PHONEBANK_HOME) / "uploads"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
-
-
-class _ChunkStream(io.RawIOBase):
-    """A read-only binary stream over an iterator of byte chunks."""
-
-    def __init__(self, chunks: Iterator[bytes]):
-        self._chunks = chunks
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b) -> int:
-        while not self._buf:
-            try:
-                self._buf = next(self._chunks)
-            except StopIteration:
-                return 0
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
-
-
-def sealed_opener(path: Path, file_id: str) -> Callable[[], BinaryIO]:
-    """An opener for an upload sealed on disk: plaintext exists only in memory."""
-
-    def opener() -> BinaryIO:
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the wrapper below
-        stream = io.BufferedReader(_ChunkStream(crypto.open_stream(keyring(), fh, file_id)))
-        stream.close = lambda: (fh.close(), io.BufferedReader.close(stream))  # type: ignore[method-assign]
-        return stream
-
-    return opener
 
 
 def file_opener(path: Path) -> Callable[[], BinaryIO]:
@@ -110,25 +75,8 @@ def _sha256(opener: Callable[[], BinaryIO]) -> tuple[str, int]:
 # -- jobs ------------------------------------------------------------------------------------
 
 
-def _runner_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _is_orphaned(job: ImportJob, now) -> bool:
-    """A running job whose process is gone: stale heartbeat, or a dead pid on this host."""
-    if job.status != ImportStatus.RUNNING:
-        return False
-    if job.heartbeat_at is None or now - job.heartbeat_at > STALE_AFTER:
-        return True
-    host, _, pid = job.runner.rpartition(":")
-    if host == socket.gethostname() and pid.isdigit():
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-    return False
+_runner_id = jobs.runner_id
+_is_orphaned = jobs.is_orphaned
 
 
 def import_upload(
@@ -180,27 +128,12 @@ def import_upload(
 
 def import_job_claim(now=None) -> ImportJob | None:
     """Take the oldest queued (or orphaned) background job; None when there is none."""
-    now = now or timezone.now()
     candidates = (
         ImportJob.objects.filter(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
         .exclude(upload_path="")
-        .order_by("id")[:20]
+        .order_by("id")
     )
-    for job in candidates:
-        if job.status == ImportStatus.RUNNING and not _is_orphaned(job, now):
-            continue
-        claimed = ImportJob.objects.filter(
-            pk=job.pk, status=job.status, heartbeat_at=job.heartbeat_at
-        ).update(
-            status=ImportStatus.RUNNING,
-            heartbeat_at=now,
-            runner=_runner_id(),
-            started_at=job.started_at or now,
-        )
-        if claimed:
-            job.refresh_from_db()
-            return job
-    return None
+    return jobs.claim_next(candidates, now or timezone.now())
 
 
 def import_job_run(
@@ -691,8 +624,6 @@ def key_ids_in_use() -> set[str]:
                     f"WHERE {f} <> ''"
                 )
                 used.update(row[0] for row in cur.fetchall())
-    for path in uploads_dir().glob("*.sealed"):
-        with open(path, "rb") as fh:
-            head = fh.read(7)
-            used.add(fh.read(head[-1]).decode())
+    for name in sealedfiles.FOLDERS:  # uploads waiting for the worker, exports for a download
+        used |= sealedfiles.key_ids(sealedfiles.folder(name))
     return used

@@ -189,6 +189,8 @@ class ExportJob(models.Model):
     format = models.CharField(max_length=8, choices=ExportFormat.choices)
     # Full numbers, names and notes: admins only, and audited as such.
     personal = models.BooleanField(default=False)
+    # Headers, outcomes and places are written in the language of whoever asked.
+    language = models.CharField(max_length=10, default="en")
     status = models.CharField(
         max_length=16, choices=ExportStatus.choices, default=ExportStatus.QUEUED, db_index=True
     )

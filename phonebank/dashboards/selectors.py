@@ -490,13 +490,70 @@ def overview(campaigns: list, now: datetime, *, period: int = 30) -> Overview:
     )
 
 
-def caller_totals(campaign, caller) -> dict[str, int]:
-    """One caller's own calls by outcome in a campaign, all time (their stats)."""
+def caller_totals(campaign, caller, *, day: date | None = None) -> dict[str, int]:
+    """One caller's own calls by outcome in a campaign, all time or on one day (their
+    stats)."""
     totals = {code: 0 for code in Outcome.values}
-    for outcome, n in (
-        CallerDayStat.objects.filter(campaign=campaign, caller=caller)
-        .values_list("outcome")
-        .annotate(n=Sum("calls"))
-    ):
+    qs = CallerDayStat.objects.filter(campaign=campaign, caller=caller)
+    if day is not None:
+        qs = qs.filter(day=day)
+    for outcome, n in qs.values_list("outcome").annotate(n=Sum("calls")):
         totals[outcome] = n
     return totals
+
+
+def export_list(campaign, limit: int = 20) -> list:
+    """A campaign's most recent exports, newest first, with who asked (one query)."""
+    from phonebank.dashboards.models import ExportJob
+
+    return list(ExportJob.objects.filter(campaign=campaign).select_related("requested_by")[:limit])
+
+
+def export_for_requester(campaign, user, pk: int):
+    """An export of this campaign that ``user`` asked for; 404 for anyone else's."""
+    from django.shortcuts import get_object_or_404
+
+    from phonebank.dashboards.models import ExportJob
+
+    return get_object_or_404(
+        ExportJob.objects.select_related("campaign"),
+        pk=pk,
+        campaign=campaign,
+        requested_by=user,
+    )
+
+
+def campaign_stats(campaign, caller, now: datetime | None = None) -> dict:
+    """The stats API's answer from the rollups (a few hundred rows whatever the number of
+    calls): the whole campaign, or only ``caller``'s own calls when given."""
+    from django.utils import timezone
+
+    today = today_for(campaign, now or timezone.now())
+    if caller is None:
+        totals = outcome_totals([campaign.pk])
+        on_day = outcome_totals([campaign.pk], day=today)
+    else:
+        totals = caller_totals(campaign, caller)
+        on_day = caller_totals(campaign, caller, day=today)
+    funnel, today_funnel = funnel_of(totals), funnel_of(on_day)
+    return {
+        "campaign": campaign.slug,
+        "scope": "campaign" if caller is None else "caller",
+        "outcomes": totals,
+        "calls": funnel.dialled,
+        "funnel": _funnel_dict(funnel),
+        "contact_rate": funnel.contact_rate,
+        "day": today.isoformat(),
+        "calls_today": today_funnel.dialled,
+        "declared_today": today_funnel.declared,
+        "today": _funnel_dict(today_funnel),
+    }
+
+
+def _funnel_dict(funnel: Funnel) -> dict[str, int]:
+    return {
+        "dialled": funnel.dialled,
+        "reached": funnel.reached,
+        "listened": funnel.listened,
+        "declared": funnel.declared,
+    }

@@ -6,17 +6,21 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from phonebank.accounts.permissions import admin_required, campaign_for_staff, staff_required
 from phonebank.calling.models import Outcome
 from phonebank.campaigns.models import Campaign
-from phonebank.dashboards import charts, selectors
+from phonebank.dashboards import charts, exports, selectors
+from phonebank.dashboards.forms import ExportForm
+from phonebank.dashboards.models import ExportStatus
 from phonebank.lib import provinces
+from phonebank.lib.errors import DomainError
 from phonebank.lib.svgcsp import svg_response
 
 REFRESH_SECONDS = 30
@@ -208,3 +212,65 @@ def overall_chart(request, name):
         [c.pk for c in campaigns], today - timedelta(days=period - 1), today
     )
     return _svg(_days_chart(name, rows))
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def export_list(request, slug):
+    """A campaign's exports: the form to ask for one, and the recent ones with their
+    progress (the fragment, for htmx, while one is running)."""
+    found = campaign_for_staff(request.user, slug)
+    admin = request.user.is_admin
+    form = ExportForm(admin=admin)
+    if request.method == "POST":
+        form = ExportForm(request.POST, admin=admin)
+        if form.is_valid():
+            try:
+                exports.export_request(
+                    campaign=found,
+                    actor=request.user,
+                    kind=form.cleaned_data["kind"],
+                    format=form.cleaned_data["format"],
+                    personal=form.cleaned_data.get("personal", False),
+                    language=_language(request),
+                )
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                messages.success(request, _("Export queued. It appears below when it is ready."))
+                return redirect("dashboards:exports", slug=found.slug)
+    jobs = selectors.export_list(found)
+    context = {
+        "campaign": found,
+        "tab": "exports",
+        "form": form,
+        "jobs": jobs,
+        "active": any(j.is_active for j in jobs),
+        "now": timezone.now(),
+        "hours": int(exports.EXPIRE_AFTER.total_seconds() // 3600),
+    }
+    template = "dashboards/_exports.html" if request.htmx else "dashboards/exports.html"
+    return render(request, template, context)
+
+
+@require_GET
+@staff_required
+def export_download(request, slug, pk):
+    """A finished export, to whoever asked for it, until it expires (404 otherwise)."""
+    found = campaign_for_staff(request.user, slug)
+    job = selectors.export_for_requester(found, request.user, pk)
+    if (
+        job.status != ExportStatus.FINISHED
+        or not job.expires_at
+        or job.expires_at <= timezone.now()
+    ):
+        raise Http404
+    response = FileResponse(
+        exports.export_open(job=job, actor=request.user),
+        as_attachment=True,
+        filename=exports.file_name(job),
+        content_type=exports.CONTENT_TYPES[job.format],
+    )
+    response["Content-Length"] = str(job.size)
+    response["Cache-Control"] = "no-store"
+    return response

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import os
 import secrets
@@ -152,23 +153,63 @@ def seal_stream(keyring: Keyring, src, dst, file_id: str) -> int:
     ciphertext). Each chunk's associated data binds the file id, its index and whether it is
     the last, so chunks can be neither reordered nor dropped from the end.
     """
-    kid = keyring.current.encode()
-    aead = keyring._aead[keyring.current]
-    dst.write(_MAGIC + bytes([len(kid)]) + kid)
-    total, index = 0, 0
-    chunk = src.read(CHUNK)
-    while True:
-        nxt = src.read(CHUNK) if chunk else b""
-        last = not nxt
+    writer = SealedWriter(keyring, dst, file_id)
+    while chunk := src.read(CHUNK):
+        writer.write(chunk)
+    return writer.finish()
+
+
+class SealedWriter(io.RawIOBase):
+    """A write-only stream that seals what is written to it, in the layout of
+    ``seal_stream``, holding at most one chunk of plaintext.
+
+    ``finish()`` seals the last chunk; a writer closed (or abandoned) without it leaves a
+    file that ``open_stream`` refuses as truncated, so a half-written file never opens.
+    ``tell()`` counts plaintext bytes (zipfile needs it to write to an unseekable stream).
+    """
+
+    def __init__(self, keyring: Keyring, dst, file_id: str):
+        super().__init__()
+        kid = keyring.current.encode()
+        self._aead = keyring._aead[keyring.current]
+        self._dst, self._file_id = dst, file_id
+        self._buf = bytearray()
+        self._index = self._total = 0
+        self._finished = False
+        dst.write(_MAGIC + bytes([len(kid)]) + kid)
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._total + len(self._buf)
+
+    def write(self, data) -> int:
+        if self._finished or self.closed:
+            raise ValueError("write to a finished sealed file")
+        self._buf += data
+        # A full chunk is sealed only once more data follows: the last chunk is never empty
+        # unless the whole file is (as seal_stream writes it).
+        while len(self._buf) > CHUNK:
+            self._seal(bytes(self._buf[:CHUNK]), last=False)
+            del self._buf[:CHUNK]
+        return len(data)
+
+    def _seal(self, chunk: bytes, *, last: bool) -> None:
         nonce = os.urandom(_NONCE)
-        ad = f"{file_id}:{index}:{int(last)}".encode()
-        sealed = aead.encrypt(nonce, chunk, ad)
-        dst.write(len(sealed).to_bytes(4, "big") + nonce + sealed)
-        total += len(chunk)
-        index += 1
-        if last:
-            return total
-        chunk = nxt
+        ad = f"{self._file_id}:{self._index}:{int(last)}".encode()
+        sealed = self._aead.encrypt(nonce, chunk, ad)
+        self._dst.write(len(sealed).to_bytes(4, "big") + nonce + sealed)
+        self._total += len(chunk)
+        self._index += 1
+
+    def finish(self) -> int:
+        """Seal the last chunk; returns the plaintext size."""
+        if not self._finished:
+            self._seal(bytes(self._buf), last=True)
+            self._buf.clear()
+            self._finished = True
+        return self._total
 
 
 def open_stream(keyring: Keyring, src, file_id: str):

@@ -136,6 +136,23 @@ def mask(e164: str) -> str:
     return f"+{number.country_code} {national[:keep_head]}{'*' * hidden}{national[-4:]}"
 
 
+def mask_e164(e164: str) -> str:
+    """``mask`` for a number stored as E.164, without parsing it again (exports mask
+    millions; a parse costs ~15 µs): the country code is the 1-3 digit prefix that is one."""
+    digits = e164[1:]
+    if e164[:1] == "+" and digits.isdigit():
+        for n in (1, 2, 3):
+            if int(digits[:n]) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+                national = digits[n:]
+                # A leading zero (Italy) or an odd length: leave it to the parser.
+                if national[:1] != "0" and 6 <= len(national) <= 14:
+                    keep_head = 3 if len(national) > 7 else 1
+                    hidden = max(len(national) - keep_head - 4, 1)
+                    return f"+{digits[:n]} {national[:keep_head]}{'*' * hidden}{national[-4:]}"
+                break
+    return mask(e164)
+
+
 def is_mobile(n: Normalised) -> bool:
     return phonenumbers.number_type(n.number) in (
         PhoneNumberType.MOBILE,

@@ -49,6 +49,8 @@ class Command(BaseCommand):
                     continue
                 self.stdout.write(f"import {job.pk}: {job.status} {job.counts()}")
                 continue
+            if self._exports():
+                continue
             if once:
                 return
             time.sleep(poll)
@@ -73,3 +75,20 @@ class Command(BaseCommand):
         if self._pruned_at is None or time.monotonic() - self._pruned_at >= 60:
             attempts_prune()
             self._pruned_at = time.monotonic()
+
+    _expired_at = None  # monotonic time exports were last expired
+
+    def _exports(self) -> bool:
+        """Runs one queued export, if any (True when it did); once a minute deletes the
+        exports past their expiry."""
+        from phonebank.dashboards import exports
+
+        if self._expired_at is None or time.monotonic() - self._expired_at >= 60:
+            exports.exports_expire()
+            self._expired_at = time.monotonic()
+        job = exports.export_job_claim()
+        if job is None:
+            return False
+        job = exports.export_job_run(job)  # a failure is recorded on the job
+        self.stdout.write(f"export {job.pk}: {job.status} {job.rows_done} rows")
+        return True
