@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 
 from phonebank.accounts.models import Role
-from phonebank.accounts.services import user_create
+from phonebank.accounts.services import caller_trust_set, user_create
 from phonebank.calling import selectors, services
 from phonebank.calling.models import CallAttempt, Outcome, Target, TargetStatus
 from phonebank.contacts.models import Contact
@@ -145,7 +145,9 @@ def test_a_callback_goes_to_the_caller_who_agreed_it_then_to_a_trusted_caller(
     assert untrusted.pk != got.pk
     services.target_release(target=untrusted, caller=second_caller, now=late)
     assert [t.pk for t in selectors.candidates(campaign, second_caller, late)[1]] == []
-    second_caller.trusted = True
+    caller_trust_set(
+        membership=second_caller.memberships.get(campaign=campaign), trusted=True, actor=None
+    )
     assert [t.pk for t in selectors.candidates(campaign, second_caller, late)[1]] == [got.pk]
     assert claim(campaign, second_caller, now=late).pk == got.pk
 

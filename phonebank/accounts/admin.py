@@ -10,22 +10,44 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["campaign"]
+    # Each campaign's coordinators vet its callers on its People page (audited, with effects
+    # on leases and callbacks); a membership added here starts pending.
+    readonly_fields = ["status", "trusted"]
 
 
 @admin.register(User)
 class PhonebankUserAdmin(UserAdmin):
     """Role and membership changes made here are audited like everywhere else."""
 
-    list_display = ["username", "role", "is_active", "last_login"]
-    list_filter = ["role", "is_active"]
+    list_display = ["username", "role", "is_active", "suspended", "last_login"]
+    list_filter = ["role", "is_active", "suspended"]
     fieldsets = [
         *UserAdmin.fieldsets,
-        ("phonebank", {"fields": ["role", "language", "timezone", "status", "trusted"]}),
+        ("phonebank", {"fields": ["role", "language", "timezone", "suspended"]}),
     ]
     inlines = [MembershipInline]
-    actions = ["reset_second_factor"]
-    # Vetting has effects (sessions, tokens, leases) and is audited: the People page does it.
-    readonly_fields = ["status", "trusted"]
+    actions = ["reset_second_factor", "suspend_everywhere", "lift_suspension"]
+    # Suspension has effects (sessions, tokens, leases, callbacks) and is audited: the
+    # actions below do it.
+    readonly_fields = ["suspended"]
+
+    @admin.action(
+        description="Suspend in every campaign (ends sessions, revokes tokens, returns contacts)"
+    )
+    def suspend_everywhere(self, request, queryset):
+        done = 0
+        for user in queryset.filter(role="caller"):
+            services.user_suspend(user=user, actor=request.user)
+            done += 1
+        self.message_user(request, f"{done} caller(s) suspended in every campaign.")
+
+    @admin.action(description="Lift the suspension in every campaign")
+    def lift_suspension(self, request, queryset):
+        done = 0
+        for user in queryset.filter(role="caller", suspended=True):
+            services.user_unsuspend(user=user, actor=request.user)
+            done += 1
+        self.message_user(request, f"{done} caller(s) no longer suspended by an admin.")
 
     @admin.action(description="Reset the second factor (lost phone): set up anew at next sign-in")
     def reset_second_factor(self, request, queryset):

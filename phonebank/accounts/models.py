@@ -26,29 +26,22 @@ class CallerStatus(models.TextChoices):
 class User(AbstractUser):
     """A person who signs in. Email is optional: volunteers need not give one.
 
-    A caller who signed up through an invitation starts *pending*: they may practise but get
-    no real contact until a coordinator approves them. `session_version` is part of the
-    session hash: raising it ends every session of the user at once.
+    Vetting is per campaign (``Membership.status`` and ``trusted``): a coordinator decides
+    who gets real contacts in their own campaign only. What stays here is installation-wide:
+    ``suspended`` by an admin stops the caller in every campaign. `session_version` is part
+    of the session hash: raising it ends every session of the user at once.
     """
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.CALLER)
     language = models.CharField(max_length=10, blank=True, default="")
     timezone = models.CharField(max_length=64, blank=True, default="")
-    status = models.CharField(
-        max_length=16, choices=CallerStatus.choices, default=CallerStatus.APPROVED
-    )
-    trusted = models.BooleanField(default=False)
+    suspended = models.BooleanField(default=False)  # by an admin, in every campaign
     session_version = models.PositiveIntegerField(default=0)
 
     def _get_session_auth_hash(self, secret=None):
         key_salt = "phonebank.accounts.User.session_auth_hash"
         value = f"{self.password}:{self.session_version}"
         return salted_hmac(key_salt, value, secret=secret, algorithm="sha256").hexdigest()
-
-    @property
-    def may_call(self) -> bool:
-        """May receive real contacts: approved (staff always are)."""
-        return self.role != Role.CALLER or self.status == CallerStatus.APPROVED
 
     @property
     def is_admin(self) -> bool:
@@ -64,12 +57,18 @@ class User(AbstractUser):
 
 
 class Membership(models.Model):
-    """A user's place in one campaign. The user's role says what they may do there."""
+    """A user's place in one campaign. The user's role says what they may do there; for a
+    caller, ``status`` and ``trusted`` are that campaign's coordinators' vetting, which no
+    other campaign sees or shares. A caller starts *pending* in each campaign they join."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     campaign = models.ForeignKey(
         "campaigns.Campaign", on_delete=models.CASCADE, related_name="memberships"
     )
+    status = models.CharField(
+        max_length=16, choices=CallerStatus.choices, default=CallerStatus.PENDING
+    )
+    trusted = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -79,6 +78,18 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.campaign}"
+
+
+def caller_standing(user: User, status: str | None) -> str:
+    """What ``user`` may do in one campaign, as a CallerStatus value, given the status of
+    their membership there (None: no membership). Staff are always approved; a caller an
+    admin suspended is suspended everywhere; otherwise the membership says (none: pending).
+    Only APPROVED gets real contacts."""
+    if user.role != Role.CALLER:
+        return CallerStatus.APPROVED
+    if user.suspended:
+        return CallerStatus.SUSPENDED
+    return status or CallerStatus.PENDING
 
 
 TOKEN_PREFIX = "pbt_"  # noqa: S105 - a visible prefix, not a secret  # nosec B105

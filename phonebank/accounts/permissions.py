@@ -76,24 +76,35 @@ def _member_check(user) -> tuple[str, list]:
 def campaign_for_member(user, slug: str):
     """The campaign, if this user may see it (``Campaign.objects.visible_to``); 404 otherwise.
 
-    One hand-written statement: it runs on every claim (lib/rawsql.py says why)."""
+    With the user's membership there as ``campaign.membership`` (None for an admin who is
+    not a member), read in the same statement: its status and trust are what the claim
+    checks, so the claim needs no query of its own for them. One hand-written statement: it
+    runs on every claim (lib/rawsql.py says why)."""
+    from phonebank.accounts.models import Membership
     from phonebank.campaigns.models import Campaign
     from phonebank.lib import rawsql
 
     if not user.is_authenticated:
         raise Http404
-    check, params = _member_check(user)
-    columns = rawsql.columns(Campaign, "c")
+    columns, member = rawsql.columns(Campaign, "c"), rawsql.columns(Membership, "m")
     sql = (
-        f"SELECT {columns.sql} FROM {rawsql.table(Campaign)} c "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-        f"WHERE c.slug = %s AND {check.format(campaign='c.id')}"
+        f"SELECT {columns.sql}, {member.sql} FROM {rawsql.table(Campaign)} c "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        f"LEFT OUTER JOIN {rawsql.table(Membership)} m "
+        "ON m.campaign_id = c.id AND m.user_id = %s WHERE c.slug = %s"
+        + ("" if user.is_admin else " AND m.id IS NOT NULL")
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [slug, *params])
+        cursor.execute(sql, [user.pk, slug])
         row = cursor.fetchone()
     if row is None:
         raise Http404
-    return columns.load(row)
+    campaign = columns.load(row)
+    membership = None
+    if row[columns.width] is not None:  # the membership's id: there is one
+        membership = member.load(row, columns.width)
+        membership.user, membership.campaign = user, campaign
+    campaign.membership = membership
+    return campaign
 
 
 def target_for_member(user, pk: int):

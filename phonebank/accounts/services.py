@@ -1,5 +1,6 @@
 """Writes for accounts: users, roles, campaign membership, API tokens, invitations and the
-vetting of callers. Each is audited."""
+vetting of callers (per campaign; an admin's suspension is installation-wide). Each is
+audited."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ def user_create(
     language: str = "",
     timezone_name: str = "",
 ) -> User:
-    """A new user with a checked password; admins get Django admin access."""
+    """A new user with a checked password; admins get Django admin access. Given a campaign
+    (the admin's command line), the user joins it approved: the admin vouches for them."""
     if role not in Role.values:
         raise DomainError(_("Unknown role %(role)s.") % {"role": role})
     if User.objects.filter(username__iexact=username).exists():
@@ -52,7 +54,7 @@ def user_create(
     user.save()
     log_action(user, "accounts.user.created", actor=actor, role=role)
     if campaign is not None:
-        membership_add(user=user, campaign=campaign, actor=actor)
+        membership_add(user=user, campaign=campaign, actor=actor, status=CallerStatus.APPROVED)
     return user
 
 
@@ -71,8 +73,14 @@ def user_role_set(*, user: User, role: str, actor) -> User:
 
 
 @transaction.atomic
-def membership_add(*, user: User, campaign, actor) -> Membership:
-    membership, created = Membership.objects.get_or_create(user=user, campaign=campaign)
+def membership_add(
+    *, user: User, campaign, actor, status: str = CallerStatus.PENDING
+) -> Membership:
+    """The user joins the campaign (if not yet a member); a caller there starts ``status``,
+    pending unless said otherwise: vetting elsewhere counts for nothing here."""
+    membership, created = Membership.objects.get_or_create(
+        user=user, campaign=campaign, defaults={"status": status}
+    )
     if created:
         log_action(
             membership,
@@ -81,18 +89,28 @@ def membership_add(*, user: User, campaign, actor) -> Membership:
             user=user.pk,
             campaign=campaign.slug,
             role=user.role,
+            status=membership.status,
         )
     return membership
 
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor) -> None:
+    """The user leaves the campaign: the contacts they hold there go back to the queue and
+    their callbacks there go to other callers at once."""
+    from phonebank.calling.services import callbacks_hand_over, leases_release_all
+
+    campaign = membership.campaign
+    released = leases_release_all(caller=membership.user, campaign=campaign)
+    handed = callbacks_hand_over(caller=membership.user, campaign=campaign)
     log_action(
         membership,
         "accounts.membership.removed",
         actor=actor,
         user=membership.user_id,
-        campaign=membership.campaign.slug,
+        campaign=campaign.slug,
+        contacts_released=released,
+        callbacks_handed_over=handed,
     )
     membership.delete()
 
@@ -228,8 +246,6 @@ def invitation_accept(
         language=language,
         timezone_name=_check_timezone(timezone_name),
     )
-    user.status = CallerStatus.PENDING
-    user.save(update_fields=["status"])
     membership_add(user=user, campaign=invitation.campaign, actor=user)
     invitation.uses += 1
     invitation.save(update_fields=["uses"])
@@ -239,59 +255,127 @@ def invitation_accept(
     return user
 
 
-# --- vetting ----------------------------------------------------------------------------
+# --- vetting: per campaign, by that campaign's coordinators -------------------------------
 
 
-def _caller_of(user: User) -> User:
+def _vetted(membership: Membership) -> Membership:
+    """The membership locked for update, with its user and campaign; a caller's only."""
+    locked = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user", "campaign")
+        .get(pk=membership.pk)
+    )
+    if locked.user.role != Role.CALLER:
+        raise DomainError(_("Only callers are approved, trusted or suspended."))
+    return locked
+
+
+def _audit_vetting(locked: Membership, action: str, actor, **data) -> None:
+    # Logged on the user, as before the move, with the campaign the decision holds in.
+    log_action(locked.user, action, actor=actor, campaign=locked.campaign.slug, **data)
+
+
+@transaction.atomic
+def caller_approve(*, membership: Membership, actor) -> Membership:
+    """A pending (or suspended) caller may now receive real contacts in this membership's
+    campaign, and in no other. An admin's installation-wide suspension still holds."""
+    locked = _vetted(membership)
+    old = locked.status
+    if old != CallerStatus.APPROVED:
+        locked.status = CallerStatus.APPROVED
+        locked.save(update_fields=["status"])
+        _audit_vetting(locked, "accounts.caller.approved", actor, old=old)
+    return locked
+
+
+@transaction.atomic
+def caller_suspend(*, membership: Membership, actor) -> Membership:
+    """At once, in this membership's campaign only: no more claims or outcomes there, the
+    contacts the caller holds there go back to the queue and their callbacks there go to
+    other callers. Their sessions, tokens and other campaigns are untouched (an admin's
+    ``user_suspend`` ends those)."""
+    from phonebank.calling.services import callbacks_hand_over, leases_release_all
+
+    locked = _vetted(membership)
+    # The caller's row too: a claim locks it (calling.services._one_claim_at_a_time), so a
+    # claim under way finishes first and its lease is released below, and a later claim
+    # sees this suspension.
+    User.objects.select_for_update().filter(pk=locked.user_id).exists()
+    old = locked.status
+    locked.status = CallerStatus.SUSPENDED
+    locked.save(update_fields=["status"])
+    released = leases_release_all(caller=locked.user, campaign=locked.campaign)
+    handed = callbacks_hand_over(caller=locked.user, campaign=locked.campaign)
+    _audit_vetting(
+        locked,
+        "accounts.caller.suspended",
+        actor,
+        old=old,
+        contacts_released=released,
+        callbacks_handed_over=handed,
+    )
+    return locked
+
+
+@transaction.atomic
+def caller_trust_set(*, membership: Membership, trusted: bool, actor) -> Membership:
+    """Marks a caller trusted in this membership's campaign (or not): there, and only there,
+    they also take over other callers' callbacks after the grace period and receive the
+    contacts reserved for trusted callers. Audited with the campaign."""
+    locked = _vetted(membership)
+    if locked.trusted != trusted:
+        locked.trusted = trusted
+        locked.save(update_fields=["trusted"])
+        _audit_vetting(locked, "accounts.caller.trusted", actor, trusted=trusted)
+    return locked
+
+
+# --- suspension installation-wide, by an admin ------------------------------------------------
+
+
+def _caller_locked(user: User, actor) -> User:
+    if actor is not None and not actor.is_admin:
+        raise DomainError(_("Only an admin may suspend an account in every campaign."))
     if user.role != Role.CALLER:
         raise DomainError(_("Only callers are approved, trusted or suspended."))
     return User.objects.select_for_update().get(pk=user.pk)
 
 
 @transaction.atomic
-def caller_approve(*, user: User, actor) -> User:
-    """A pending (or suspended) caller may now receive real contacts."""
-    locked = _caller_of(user)
-    old = locked.status
-    if old != CallerStatus.APPROVED:
-        locked.status = CallerStatus.APPROVED
-        locked.save(update_fields=["status"])
-        log_action(locked, "accounts.caller.approved", actor=actor, old=old)
-    return locked
+def user_suspend(*, user: User, actor) -> User:
+    """An admin's suspension, at once and in every campaign: ends the caller's sessions,
+    revokes their API tokens, returns every contact they hold to the queue and hands all
+    their callbacks to other callers. Each campaign's own vetting is kept for when it is
+    lifted."""
+    from phonebank.calling.services import callbacks_hand_over, leases_release_all
 
-
-@transaction.atomic
-def caller_suspend(*, user: User, actor) -> User:
-    """At once: ends the caller's sessions, revokes their API tokens, and returns the
-    contacts they hold to the queue."""
-    from phonebank.calling.services import leases_release_all
-
-    locked = _caller_of(user)
-    old = locked.status
-    locked.status = CallerStatus.SUSPENDED
+    locked = _caller_locked(user, actor)
+    locked.suspended = True
     locked.session_version += 1  # every session's hash changes: all of them end
-    locked.save(update_fields=["status", "session_version"])
+    locked.save(update_fields=["suspended", "session_version"])
     now = timezone.now()
     revoked = ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=now)
     released = leases_release_all(caller=locked)
+    handed = callbacks_hand_over(caller=locked)
     log_action(
         locked,
-        "accounts.caller.suspended",
+        "accounts.user.suspended",
         actor=actor,
-        old=old,
         tokens_revoked=revoked,
         contacts_released=released,
+        callbacks_handed_over=handed,
     )
     return locked
 
 
 @transaction.atomic
-def caller_trust_set(*, user: User, trusted: bool, actor) -> User:
-    locked = _caller_of(user)
-    if locked.trusted != trusted:
-        locked.trusted = trusted
-        locked.save(update_fields=["trusted"])
-        log_action(locked, "accounts.caller.trusted", actor=actor, trusted=trusted)
+def user_unsuspend(*, user: User, actor) -> User:
+    """Lifts an admin's suspension: each campaign's own approval counts again."""
+    locked = _caller_locked(user, actor)
+    if locked.suspended:
+        locked.suspended = False
+        locked.save(update_fields=["suspended"])
+        log_action(locked, "accounts.user.unsuspended", actor=actor)
     return locked
 
 

@@ -131,6 +131,10 @@ def profile(request):
     context = {
         "form": form,
         "history": own_history(user, zone=user.timezone or "UTC"),
+        # A caller's vetting is per campaign: their standing in each of theirs.
+        "memberships": user.memberships.select_related("campaign").order_by("campaign__name")
+        if user.role == "caller"
+        else [],
         "second_factor": twofactor.enabled(user),
         "backup_left": user.backup_codes.filter(used_at__isnull=True).count(),
     }

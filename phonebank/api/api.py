@@ -122,6 +122,7 @@ def campaign_contacts(request, slug: str, filters: Query[ContactFilters]):
 
 
 def _member_campaign(user, slug: str) -> Campaign:
+    """The campaign, with the user's membership there as ``.membership`` (one statement)."""
     return campaign_for_member(user, slug)
 
 
@@ -168,7 +169,9 @@ def _hot_answer(request, data: dict):
 )
 def claim(request, slug: str):
     campaign = _member_campaign(request.user, slug)
-    result = calling.target_claim(campaign=campaign, caller=request.user)
+    result = calling.target_claim(
+        campaign=campaign, caller=request.user, membership=campaign.membership
+    )
     if result is None:
         return Status(204, None)
     target = result.target
@@ -276,12 +279,14 @@ def _caller_in(campaign: Campaign, pk: int):
 
 
 def _caller_out(membership) -> dict:
+    """A caller as this campaign's coordinators see them: this campaign's vetting only."""
     user = membership.user
     return {
         "id": user.pk,
         "username": user.username,
-        "status": user.status,
-        "trusted": user.trusted,
+        "status": membership.status,
+        "trusted": membership.trusted,
+        "account_suspended": user.suspended,
         "member_since": membership.created_at.isoformat(),
     }
 
@@ -302,21 +307,22 @@ def campaign_callers(request, slug: str):
 @api.post(
     "/campaigns/{slug}/callers/{caller_id}/{action}",
     response={200: CallerOut, 403: Error, 404: Error},
-    summary="Vet a caller: action is approve, suspend, trust or untrust (audited)",
+    summary="Vet a caller in this campaign only: action is approve, suspend, trust or untrust "
+    "(audited)",
 )
 def caller_vet(request, slug: str, caller_id: int, action: str):
     campaign = _campaign_for_staff(request.user, slug)
     membership = _caller_in(campaign, caller_id)
+    actor = request.user
     actions = {
-        "approve": lambda u: accounts.caller_approve(user=u, actor=request.user),
-        "suspend": lambda u: accounts.caller_suspend(user=u, actor=request.user),
-        "trust": lambda u: accounts.caller_trust_set(user=u, trusted=True, actor=request.user),
-        "untrust": lambda u: accounts.caller_trust_set(user=u, trusted=False, actor=request.user),
+        "approve": lambda m: accounts.caller_approve(membership=m, actor=actor),
+        "suspend": lambda m: accounts.caller_suspend(membership=m, actor=actor),
+        "trust": lambda m: accounts.caller_trust_set(membership=m, trusted=True, actor=actor),
+        "untrust": lambda m: accounts.caller_trust_set(membership=m, trusted=False, actor=actor),
     }
     if action not in actions:
         raise Http404
-    membership.user = actions[action](membership.user)
-    return _caller_out(membership)
+    return _caller_out(actions[action](membership))
 
 
 def _invitation_out(invitation, url: str | None = None) -> dict:

@@ -95,8 +95,9 @@ class StatsOut(Schema):
 class CallerOut(Schema):
     id: int
     username: str
-    status: str  # pending, approved, suspended
-    trusted: bool
+    status: str  # in this campaign: pending, approved, suspended
+    trusted: bool  # in this campaign
+    account_suspended: bool  # by an admin, in every campaign
     member_since: str
 
 

@@ -9,6 +9,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, F, Q, QuerySet
 
+from phonebank.accounts.models import CallerStatus, Membership, Role, caller_standing
 from phonebank.calling.models import CallAttempt, Target, TargetStatus
 from phonebank.contacts.models import Contact, DoNotCall
 from phonebank.lib import hours, rawsql
@@ -71,17 +72,24 @@ def held_target(campaign, caller, now: datetime) -> Target | None:
     )
 
 
-def candidates(campaign, caller, now: datetime) -> list[QuerySet[Target]]:
+def candidates(campaign, caller, now: datetime, membership=None) -> list[QuerySet[Target]]:
     """Who may be called now, in the order to hand them out (first non-empty query wins):
 
     1. callbacks due for this caller;
-    2. callbacks due for anyone else and past the grace period (trusted callers and staff);
+    2. callbacks due for anyone else and past the grace period, or due and no longer
+       anyone's (their caller was suspended or removed) (trusted callers and staff);
     3. contacts to call whose retry time has come (or that were never called); those
        reserved for trusted callers only for trusted callers and staff.
 
     Every query leaves out contacts on the do-not-call list, outside their calling hours,
-    or leased to someone else.
+    or leased to someone else; all are empty for a caller not approved in this campaign.
+    Approval and trust are the caller's ``membership`` in this campaign (read when not
+    given); another campaign's count for nothing.
     """
+    if membership is None and caller.role == Role.CALLER:
+        membership = Membership.objects.filter(campaign=campaign, user=caller).first()
+    status = membership.status if membership is not None else None
+    approved = caller_standing(caller, status) == CallerStatus.APPROVED
     zones = open_zones(campaign, now)
     grace = now - timedelta(minutes=campaign.callback_grace_minutes)
     free = Q(lease_holder__isnull=True) | Q(lease_expires_at__lte=now)
@@ -90,9 +98,13 @@ def candidates(campaign, caller, now: datetime) -> list[QuerySet[Target]]:
         .filter(free)
         .exclude(contact__blind_index__in=DoNotCall.objects.values("blind_index"))
     )
+    if not approved:
+        base = base.none()
     callbacks = base.filter(status=TargetStatus.CALLBACK).order_by("next_call_at", "id")
-    trusted = caller.trusted or caller.role != "caller"
-    others = callbacks.filter(next_call_at__lte=grace)
+    trusted = caller.role != Role.CALLER or (membership is not None and membership.trusted)
+    others = callbacks.filter(
+        Q(next_call_at__lte=grace) | Q(callback_caller__isnull=True, next_call_at__lte=now)
+    )
     open_ = base if trusted else base.filter(for_trusted=False)
     return [
         callbacks.filter(callback_caller=caller, next_call_at__lte=now),

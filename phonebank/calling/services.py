@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from phonebank.accounts.models import CallerStatus, Membership, Role, caller_standing
 from phonebank.audit.services import log_action
 from phonebank.calling import selectors
 from phonebank.calling.models import CallAttempt, ClaimWindow, Outcome, Target, TargetStatus
@@ -36,16 +37,33 @@ class LeaseLost(DomainError):
 
 
 class NotApproved(DomainError):
-    """A caller waiting for approval, or suspended: no real contact, no outcome."""
+    """A caller waiting for approval in the campaign, or suspended there or by an admin: no
+    real contact, no outcome."""
 
 
-def _check_approved(caller) -> None:
-    if not caller.may_call:
-        if caller.status == "suspended":
-            raise NotApproved(_("Your account is suspended. Ask your coordinator."))
-        raise NotApproved(
-            _("A coordinator has not approved your account yet. Meanwhile, practise.")
-        )
+def _check_approved(caller, status: str | None) -> None:
+    """NotApproved unless the caller is approved in the campaign whose membership has
+    ``status`` (None: no membership there). Approval elsewhere counts for nothing."""
+    standing = caller_standing(caller, status)
+    if standing == CallerStatus.APPROVED:
+        return
+    if caller.suspended:
+        raise NotApproved(_("Your account is suspended. Ask your coordinator."))
+    if standing == CallerStatus.SUSPENDED:
+        raise NotApproved(_("You are suspended in this campaign. Ask its coordinator."))
+    raise NotApproved(_("A coordinator has not approved your account yet. Meanwhile, practise."))
+
+
+def _membership_of(campaign, caller, given: Membership | None) -> Membership | None:
+    """The caller's membership in the campaign: ``given`` if the caller's views loaded it
+    already (checked to be the right one), else read. Staff need none."""
+    if given is not None:
+        if given.campaign_id != campaign.pk or given.user_id != caller.pk:
+            raise ValueError("the membership given is not this caller's in this campaign")
+        return given
+    if caller.role != Role.CALLER:
+        return None
+    return Membership.objects.filter(campaign=campaign, user=caller).first()
 
 
 class RateLimited(DomainError):
@@ -170,18 +188,24 @@ def _scraping_check(caller, window: ClaimWindow, today) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _claim_statements(vendor: str, zones: int, trusted: bool = True) -> tuple[str, ...]:
+def _claim_statements(
+    vendor: str, zones: int, trusted: bool = True, vetted: bool = False
+) -> tuple[str, ...]:
     """SQL for a claim: renew the lease held, else lease the first free contact of each
     candidate query in turn, each one ``UPDATE … RETURNING id``.
 
     The three candidate queries are those of ``selectors.candidates`` (which stays the
     readable statement of the rules; keep the two in step). Built with the ORM they cost
     about 1.5 ms of query compiling per claim, all of it inside the write transaction.
+    ``vetted`` (callers): a lease is only written while the caller is still approved in the
+    campaign and not suspended by an admin, read inside the write transaction, so a
+    suspension that lands between the check before it and the claim still holds.
     """
     # Only quoted table names and placeholders are put into the text; values are parameters.
     q = connection.ops.quote_name
     t, c = q(Target._meta.db_table), q(Contact._meta.db_table)
     dnc = q(DoNotCall._meta.db_table)
+    m, u = q(Membership._meta.db_table), q(get_user_model()._meta.db_table)
     lock = " FOR UPDATE OF t SKIP LOCKED" if vendor == "postgresql" else ""
     free = "(t.lease_holder_id IS NULL OR t.lease_expires_at <= %s)"
     base = (
@@ -194,15 +218,24 @@ def _claim_statements(vendor: str, zones: int, trusted: bool = True) -> tuple[st
     queries = [
         f"{base} AND t.status = %s AND t.callback_caller_id = %s AND t.next_call_at <= %s "
         "ORDER BY t.next_call_at ASC, t.id ASC",
-        f"{others} AND t.status = %s AND t.next_call_at <= %s "
+        # Others' callbacks past the grace period, and at once those whose caller is gone
+        # (suspended or removed: callbacks_hand_over).
+        f"{others} AND t.status = %s AND (t.next_call_at <= %s "
+        "OR (t.callback_caller_id IS NULL AND t.next_call_at <= %s)) "
         "ORDER BY t.next_call_at ASC, t.id ASC",
         f"{others} AND t.status = %s AND (t.next_call_at IS NULL OR t.next_call_at <= %s) "
         "ORDER BY t.next_call_at ASC NULLS FIRST, t.id ASC",
     ]
+    approved = (
+        f" AND EXISTS (SELECT 1 FROM {m} m INNER JOIN {u} u ON u.id = m.user_id "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        "WHERE m.campaign_id = %s AND m.user_id = %s AND m.status = %s AND u.suspended = %s)"
+        if vetted
+        else ""
+    )
     lease = (
         f"UPDATE {t} SET lease_holder_id = %s, lease_expires_at = %s, leased_at = %s "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
         "WHERE id = ({query} LIMIT 1{lock}) "
-        f"AND (lease_holder_id IS NULL OR lease_expires_at <= %s) RETURNING id"
+        f"AND (lease_holder_id IS NULL OR lease_expires_at <= %s){approved} RETURNING id"
     )
     renew = (
         f"UPDATE {t} SET lease_expires_at = %s WHERE id = (SELECT t.id FROM {t} t "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
@@ -213,14 +246,15 @@ def _claim_statements(vendor: str, zones: int, trusted: bool = True) -> tuple[st
 
 
 def _lease(
-    campaign, caller, now: datetime, lease_until: datetime, zones
+    campaign, caller, trusted: bool, now: datetime, lease_until: datetime, zones
 ) -> tuple[int | None, bool]:
-    """(target id, renewed): the contact held, its lease renewed, else the next one leased."""
+    """(target id, renewed): the contact held, its lease renewed, else the next one leased.
+    ``trusted``: the caller takes others' callbacks and reserved contacts here."""
     adapt = connection.ops.adapt_datetimefield_value
     at, until = adapt(now), adapt(lease_until)
-    renew, *leases = _claim_statements(
-        connection.vendor, len(zones), _takes_others_callbacks(caller)
-    )
+    vetted = caller.role == Role.CALLER
+    renew, *leases = _claim_statements(connection.vendor, len(zones), trusted, vetted)
+    still_approved = [campaign.pk, caller.pk, CallerStatus.APPROVED.value, False] if vetted else []
     with connection.cursor() as cursor:
         cursor.execute(renew, [until, campaign.pk, caller.pk, at])
         row = cursor.fetchone()
@@ -232,43 +266,54 @@ def _lease(
         grace = adapt(now - timedelta(minutes=campaign.callback_grace_minutes))
         chosen = (
             [TargetStatus.CALLBACK.value, caller.pk, at],
-            [TargetStatus.CALLBACK.value, grace],
+            [TargetStatus.CALLBACK.value, grace, at],
             [TargetStatus.OPEN.value, at],
         )
         for i, (sql, params) in enumerate(zip(leases, chosen, strict=True)):
-            if i == 1 and not _takes_others_callbacks(caller):
+            if i == 1 and not trusted:
                 continue  # others' callbacks past the grace period go to trusted callers
-            cursor.execute(sql, [caller.pk, until, at, campaign.pk, *zones, at, *params, at])
+            cursor.execute(
+                sql,
+                [caller.pk, until, at, campaign.pk, *zones, at, *params, at, *still_approved],
+            )
             row = cursor.fetchone()
             if row is not None:
                 return row[0], False
     return None, False
 
 
-def _takes_others_callbacks(caller) -> bool:
-    """Trusted callers (and staff) also take over other callers' callbacks after the grace
-    period, and the contacts reserved for trusted callers; everyone keeps the callbacks they
-    agreed themselves."""
-    return caller.trusted or caller.role != "caller"
+def _takes_others_callbacks(caller, membership: Membership | None) -> bool:
+    """Callers trusted in this campaign (and staff) also take over other callers' callbacks
+    after the grace period, and the contacts reserved for trusted callers; everyone keeps
+    the callbacks they agreed themselves. Trust in another campaign counts for nothing."""
+    return caller.role != Role.CALLER or (membership is not None and membership.trusted)
 
 
-def target_claim(*, campaign, caller, now: datetime | None = None) -> Claim | None:
+def target_claim(
+    *, campaign, caller, membership: Membership | None = None, now: datetime | None = None
+) -> Claim | None:
     """Lease the next contact this caller may call now, or None when nobody may be called.
+
+    Only a caller approved in this campaign gets one (NotApproved otherwise). ``membership``:
+    the caller's in this campaign, when already loaded (the API and the workspace read it
+    with the campaign); read here otherwise.
 
     A caller who holds a contact gets the same one back, with its lease renewed: nobody
     hoards. On SQLite the transaction takes the write lock at its start (IMMEDIATE), so
     claims run one at a time; on PostgreSQL rows are locked with SKIP LOCKED, so concurrent
     claims pass each other. Either way the final UPDATE only succeeds on a free row.
     """
-    _check_approved(caller)
+    membership = _membership_of(campaign, caller, membership)
+    _check_approved(caller, membership.status if membership is not None else None)
+    trusted = _takes_others_callbacks(caller, membership)
     now = now or timezone.now()
     lease_until = now + timedelta(minutes=campaign.lease_minutes)
     zones = selectors.open_zones(campaign, now)  # cached: read before queueing for the lock
     with _writers_queue(), transaction.atomic():
         _one_claim_at_a_time(caller)
-        pk, renewed = _lease(campaign, caller, now, lease_until, zones)
+        pk, renewed = _lease(campaign, caller, trusted, now, lease_until, zones)
     if pk is None:
-        queue_dry_note(campaign=campaign, caller=caller, now=now)
+        queue_dry_note(campaign=campaign, trusted=trusted, now=now)
         return None
     # The lease is ours now: read the contact after the commit, outside the write lock.
     return Claim(selectors.target_with_contact(pk), renewed=renewed)
@@ -394,13 +439,15 @@ class _Facts:
     retry: _Retry
     province: str  # the contact's, for the rollups
     zone: str  # the contact's time zone, else the campaign's
+    member_status: str | None  # the caller's vetting in the target's campaign (None: no member)
 
 
-def _outcome_facts(pk: int, outcome: str) -> _Facts:
+def _outcome_facts(pk: int, outcome: str, caller_id: int) -> _Facts:
     """What an outcome is worked out from, in one statement: the target row as it is now,
     whether its number is on the do-not-call list, the campaign's retry rule for
-    ``outcome`` with the attempts that ended so on this target before, and the contact's
-    province and time zone (for the dashboards' rollups).
+    ``outcome`` with the attempts that ended so on this target before, the contact's
+    province and time zone (for the dashboards' rollups), and the status of the caller's
+    membership in the target's campaign.
 
     Hand-written (lib/rawsql.py says why); the same reads as ``_next_state`` makes through
     the ORM when it is not given them. Target.DoesNotExist when there is no such target.
@@ -412,22 +459,29 @@ def _outcome_facts(pk: int, outcome: str) -> _Facts:
         "r.delay_minutes, r.max_attempts, "
         f"(SELECT COUNT(*) FROM {rawsql.table(CallAttempt)} a "
         "WHERE a.target_id = t.id AND a.outcome = %s), "
-        "k.province, k.timezone, c.default_timezone "
+        "k.province, k.timezone, c.default_timezone, m.status "
         f"FROM {rawsql.table(Target)} t "
         f"INNER JOIN {rawsql.table(Contact)} k ON k.id = t.contact_id "
         f"INNER JOIN {rawsql.table(Campaign)} c ON c.id = t.campaign_id "
         f"LEFT OUTER JOIN {rawsql.table(RetryRule)} r "
-        "ON r.campaign_id = t.campaign_id AND r.outcome = %s WHERE t.id = %s"
+        "ON r.campaign_id = t.campaign_id AND r.outcome = %s "
+        f"LEFT OUTER JOIN {rawsql.table(Membership)} m "
+        "ON m.campaign_id = t.campaign_id AND m.user_id = %s WHERE t.id = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [outcome, outcome, pk])
+        cursor.execute(sql, [outcome, outcome, caller_id, pk])
         row = cursor.fetchone()
     if row is None:
         raise Target.DoesNotExist(f"no target {pk}")
-    on_dnc, delay, most, earlier, province, zone, default_zone = row[target.width :]
+    on_dnc, delay, most, earlier, province, zone, default_zone, status = row[target.width :]
     rule = (delay, most) if delay is not None else None
     return _Facts(
-        target.load(row), bool(on_dnc), _Retry(rule, earlier), province, zone or default_zone
+        target.load(row),
+        bool(on_dnc),
+        _Retry(rule, earlier),
+        province,
+        zone or default_zone,
+        status,
     )
 
 
@@ -445,23 +499,24 @@ def outcome_record(
     """Ends the caller's lease on target, records the call and schedules what comes next.
 
     Returns the attempt and, for a declaration, its receipt code (to read to the person;
-    it is not stored). Raises LeaseLost when someone else holds the contact, DomainError
-    for anything the rules refuse; nothing is written then.
+    it is not stored). Raises NotApproved unless the caller is approved in the target's
+    campaign, LeaseLost when someone else holds the contact, DomainError for anything the
+    rules refuse; nothing is written then.
 
     The reads and checks come first, outside the write transaction; inside it, the row is
     updated only if this caller still holds it with the attempts counted as read (only the
     holder of a lease changes a leased contact). Should the row have changed meanwhile, it
     is read again, locked, and the outcome worked out afresh.
     """
-    _check_approved(caller)
     now = now or timezone.now()
     if outcome not in Outcome.values:
         raise DomainError(_("Unknown outcome %(code)s.") % {"code": outcome})
     if len(notes) > 5000:
         raise DomainError(_("Notes may have at most 5,000 characters."))
     # The row as it is now (its contact and campaign load if needed), and the rest of what
-    # the outcome is worked out from.
-    facts = _outcome_facts(target.pk, outcome)
+    # the outcome is worked out from, the caller's standing in its campaign included.
+    facts = _outcome_facts(target.pk, outcome, caller.pk)
+    _check_approved(caller, facts.member_status)
     current, on_dnc, retry = facts.target, facts.on_dnc, facts.retry
     if current.lease_holder_id != caller.pk:
         raise LeaseLost(_("Someone else has this contact now; take the next one."))
@@ -538,11 +593,24 @@ def outcome_record(
 
 
 @_queued_atomic
-def leases_release_all(*, caller) -> int:
-    """Return every contact a caller holds to the queue at once (on suspension)."""
-    return Target.objects.filter(lease_holder=caller).update(
-        lease_holder=None, lease_expires_at=None, leased_at=None
-    )
+def leases_release_all(*, caller, campaign=None) -> int:
+    """Return every contact a caller holds (in ``campaign`` only, when given) to the queue
+    at once: on suspension or removal. The count released."""
+    held = Target.objects.filter(lease_holder=caller)
+    if campaign is not None:
+        held = held.filter(campaign=campaign)
+    return held.update(lease_holder=None, lease_expires_at=None, leased_at=None)
+
+
+@_queued_atomic
+def callbacks_hand_over(*, caller, campaign=None) -> int:
+    """The callbacks a caller agreed (in ``campaign`` only, when given) stop waiting for
+    them: from their agreed time they go to trusted callers and staff, without the grace
+    period. On suspension or removal. The count handed over."""
+    agreed = Target.objects.filter(status=TargetStatus.CALLBACK, callback_caller=caller)
+    if campaign is not None:
+        agreed = agreed.filter(campaign=campaign)
+    return agreed.update(callback_caller=None)
 
 
 @transaction.atomic

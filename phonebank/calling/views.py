@@ -6,12 +6,14 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from phonebank.accounts.models import CallerStatus, caller_standing
+from phonebank.accounts.permissions import campaign_for_member
 from phonebank.calling import selectors, services
 from phonebank.calling.forms import OutcomeForm, TimezoneForm
 from phonebank.calling.models import CallAttempt, Outcome, Target
@@ -44,8 +46,9 @@ OUTCOME_BUTTONS = sorted(
 
 
 def _campaign(user, slug: str) -> Campaign:
-    """A campaign the user is a member of (admins: any); 404 otherwise."""
-    return get_object_or_404(Campaign.objects.visible_to(user), slug=slug)
+    """A campaign the user is a member of (admins: any), with their membership there as
+    ``.membership``, in one statement; 404 otherwise."""
+    return campaign_for_member(user, slug)
 
 
 def _held(user, campaign, pk: int) -> Target:
@@ -74,8 +77,14 @@ def _context(request, campaign, target=None, form=None, practice=False, **extra)
         }
     else:
         urls = {}
+    membership = campaign.membership
+    standing = caller_standing(request.user, membership.status if membership else None)
     ctx = {
         "practice": practice,
+        # Real contacts only for a caller approved in this campaign; another one's approval
+        # does not count.
+        "may_call": standing == CallerStatus.APPROVED,
+        "standing": standing,
         **urls,
         "campaign": campaign,
         "target": target,
@@ -139,7 +148,9 @@ def home(request):
 def next_contact(request, slug):
     campaign = _campaign(request.user, slug)
     try:
-        claim = services.target_claim(campaign=campaign, caller=request.user)
+        claim = services.target_claim(
+            campaign=campaign, caller=request.user, membership=campaign.membership
+        )
     except services.RateLimited as exc:
         return _render(request, _context(request, campaign, error=str(exc)), status=429)
     except services.NotApproved as exc:

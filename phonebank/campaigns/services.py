@@ -127,12 +127,28 @@ def organisation_delete(*, organisation: Organisation, actor) -> None:
 
 
 def member_add(*, campaign: Campaign, username: str, actor):
-    """Add an existing user to a campaign. Coordinators may add callers; admins anyone."""
-    from phonebank.accounts.models import Role, User
+    """Add an existing user to a campaign; a caller starts pending there. Admins may add
+    anyone. A coordinator may add only a caller already in another campaign of theirs: new
+    volunteers come in through invitation links, and a caller of a campaign they cannot see
+    stays out of their reach. The refusal never tells whether the username exists."""
+    from django.db.models import Exists, OuterRef
 
-    user = User.objects.filter(username__iexact=username.strip(), is_active=True).first()
+    from phonebank.accounts.models import Membership, Role, User
+
+    found = User.objects.filter(username__iexact=username.strip(), is_active=True)
+    if actor.role != Role.ADMIN:
+        theirs = Membership.objects.filter(user=actor).values("campaign_id")
+        shared = Membership.objects.filter(user=OuterRef("pk"), campaign_id__in=theirs)
+        found = found.filter(Exists(shared), role=Role.CALLER)
+    user = found.first()
     if user is None:
-        raise DomainError(_("No active user is called %(name)s.") % {"name": username})
-    if actor.role != Role.ADMIN and user.role != Role.CALLER:
-        raise DomainError(_("Coordinators can add callers; ask an admin to add staff."))
+        if actor.role == Role.ADMIN:
+            raise DomainError(_("No active user is called %(name)s.") % {"name": username})
+        raise DomainError(
+            _(
+                "You can add %(name)s only if they are a caller in another of your "
+                "campaigns. Invite anyone else with an invitation link."
+            )
+            % {"name": username}
+        )
     return membership_add(user=user, campaign=campaign, actor=actor)

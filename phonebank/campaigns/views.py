@@ -162,8 +162,9 @@ def rules(request, slug):
 @never_cache
 @staff_required
 def people(request, slug):
-    """The campaign's people: members and their vetting (approve, trust, suspend), adding an
-    existing caller, and invitation links for new volunteers."""
+    """The campaign's people: members and their vetting in this campaign (approve, trust,
+    suspend), adding a caller of another of the coordinator's campaigns, and invitation
+    links for new volunteers."""
     campaign = campaign_for_staff(request.user, slug)
     form = MemberForm(request.POST if "username" in request.POST else None)
     invite_form = InvitationForm(request.POST if "invite" in request.POST else None)
@@ -181,13 +182,13 @@ def people(request, slug):
         if "vet" in request.POST:
             member = get_object_or_404(
                 Membership, campaign=campaign, pk=request.POST.get("member"), user__role="caller"
-            ).user
-            action = request.POST["vet"]
+            )
+            action, actor = request.POST["vet"], request.user
             done = {
-                "approve": lambda: caller_approve(user=member, actor=request.user),
-                "suspend": lambda: caller_suspend(user=member, actor=request.user),
-                "trust": lambda: caller_trust_set(user=member, trusted=True, actor=request.user),
-                "untrust": lambda: caller_trust_set(user=member, trusted=False, actor=request.user),
+                "approve": lambda: caller_approve(membership=member, actor=actor),
+                "suspend": lambda: caller_suspend(membership=member, actor=actor),
+                "trust": lambda: caller_trust_set(membership=member, trusted=True, actor=actor),
+                "untrust": lambda: caller_trust_set(membership=member, trusted=False, actor=actor),
             }.get(action)
             if done is None:
                 raise Http404

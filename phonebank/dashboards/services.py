@@ -73,15 +73,16 @@ def rollups_rebuild(*, campaign, actor=None, write: bool = True) -> dict[str, in
     return differed
 
 
-def queue_dry_note(*, campaign, caller, now: datetime) -> QueueDry | None:
+def queue_dry_note(*, campaign, trusted: bool, now: datetime) -> QueueDry | None:
     """Record that a claim found nobody to call, with the reason, at most once per campaign
-    every DRY_EVERY_SECONDS (the dashboard shows when and why the queue ran dry)."""
+    every DRY_EVERY_SECONDS (the dashboard shows when and why the queue ran dry).
+    ``trusted``: the claiming caller is trusted in this campaign (or staff)."""
     from phonebank.dashboards import selectors
 
     if not cache.add(f"phonebank:dry:{campaign.pk}", 1, DRY_EVERY_SECONDS):
         return None
     health = selectors.queue_health(campaign, now)
-    reason, waiting, next_at = selectors.dry_reason(health, trusted=caller.trusted)
+    reason, waiting, next_at = selectors.dry_reason(health, trusted=trusted)
     return QueueDry.objects.create(
         campaign=campaign, at=now, reason=reason, waiting=waiting, next_at=next_at
     )

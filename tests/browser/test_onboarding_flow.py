@@ -19,16 +19,17 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.cache import cache
 from django.utils import timezone, translation
 from playwright.sync_api import BrowserContext, Page, expect
 
-from phonebank.accounts.models import CallerStatus, Invitation, Role, User
+from phonebank.accounts.models import CallerStatus, Invitation, Membership, Role, User
 from phonebank.accounts.services import invitation_create, invitation_revoke
 from phonebank.calling.models import CallAttempt, Target, TargetStatus
 from phonebank.campaigns.services import campaign_update, playbook_entry_save
@@ -47,6 +48,9 @@ PRACTICE_NAME = re.compile(r"^[\u4e00-\u9fff]{2,3}$")  # phonebank.calling.pract
 FLOW_LIMIT_S = 120  # the issue: "end to end ... in under two minutes"
 VOLUNTEER = "xiaoming"
 VOLUNTEER_PASSWORD = "spring rain over the yangtze 2026"
+# The volunteer's laptop still runs on Toronto time, but they live in Berlin now and say so
+# at sign-up: "your time" in the workspace is the profile's zone, not the browser's.
+BROWSER_ZONE, VOLUNTEER_ZONE = "America/Toronto", "Europe/Berlin"
 # Four-character names: practice names are one surname and one or two given characters
 # (phonebank.calling.practice), so a made-up contact can never carry one of these.
 CONTACTS = {"+8613912345678": "欧阳真名", "+8613812345679": "司马真名"}
@@ -230,7 +234,7 @@ def test_a_coordinator_onboards_a_volunteer_in_chinese_in_under_two_minutes(
     lap("invitation link made")
 
     # 2. The volunteer, in a browser in Chinese: the link, a sign-up page in Chinese.
-    ming = browsing.open("zh-CN", "America/Toronto")
+    ming = browsing.open("zh-CN", BROWSER_ZONE)
     ming.goto(url)
     expect(ming.locator("html")).to_have_attribute("lang", "zh-hans")
     expect(ming.locator("h1")).to_have_text(_zh("Join as a volunteer"))
@@ -243,7 +247,7 @@ def test_a_coordinator_onboards_a_volunteer_in_chinese_in_under_two_minutes(
     ming.locator("#id_password1").fill(VOLUNTEER_PASSWORD)
     ming.locator("#id_password2").fill(VOLUNTEER_PASSWORD)
     ming.locator("#id_language").select_option(label="简体中文")
-    ming.locator("#id_timezone").select_option(label="America/Toronto")
+    ming.locator("#id_timezone").select_option(label=VOLUNTEER_ZONE)
     ming.get_by_role("button", name=_zh("Create my account")).click()
 
     # The workspace, waiting for approval, in Chinese.
@@ -261,13 +265,15 @@ def test_a_coordinator_onboards_a_volunteer_in_chinese_in_under_two_minutes(
     )
     expect(ming.locator("#next-contact")).to_contain_text(_zh("Practise with a made-up contact"))
     volunteer = User.objects.get(username=VOLUNTEER)
-    assert (volunteer.role, volunteer.status, volunteer.language, volunteer.timezone) == (
+    assert (volunteer.role, volunteer.language, volunteer.timezone) == (
         Role.CALLER,
-        CallerStatus.PENDING,
         "zh-hans",
-        "America/Toronto",
+        VOLUNTEER_ZONE,
     )
-    assert list(volunteer.memberships.values_list("campaign__slug", flat=True)) == ["spring"]
+    # Pending in the campaign of the invitation, and a member of no other.
+    assert list(volunteer.memberships.values_list("campaign__slug", "status")) == [
+        ("spring", CallerStatus.PENDING)
+    ]
     assert Invitation.objects.get().uses == 1
     lap("volunteer signed up")
 
@@ -334,8 +340,7 @@ def test_a_coordinator_onboards_a_volunteer_in_chinese_in_under_two_minutes(
     expect(cora.locator(".msg-success")).to_have_text("Saved.")
     expect(member.locator(".status-approved")).to_have_text("Approved")
     expect(member.get_by_role("button", name="Approve")).to_have_count(0)
-    volunteer.refresh_from_db()
-    assert volunteer.status == CallerStatus.APPROVED
+    assert Membership.objects.get(user=volunteer).status == CallerStatus.APPROVED
     lap("coordinator approved")
 
     # 4. The volunteer, back to real calls (the header's Call link): N, a real contact.
@@ -356,6 +361,17 @@ def test_a_coordinator_onboards_a_volunteer_in_chinese_in_under_two_minutes(
     leased = Target.objects.get(lease_holder__isnull=False)
     assert (leased.contact.name, leased.lease_holder) == (shown, volunteer)
     assert leased.lease_expires_at > timezone.now()
+    # 9, Tomorrow 10:00 (their time): "your time" is shown in the profile's zone.
+    ming.keyboard.press("9")
+    expect(ming.locator("#callback-panel")).to_have_attribute("open", "")
+    ming.locator('[data-callback="tomorrow-10"]').click()
+    mine = ming.locator("#callback-mine")
+    expect(mine).not_to_have_text("—")
+    agreed = datetime.fromisoformat(ming.locator("#callback-local").input_value())
+    instant = agreed.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    assert f"{instant.astimezone(ZoneInfo(VOLUNTEER_ZONE)):%H:%M}" in mine.inner_text()
+    assert f"{instant.astimezone(ZoneInfo(BROWSER_ZONE)):%H:%M}" not in mine.inner_text()
+    expect(ming.locator("#callback-panel")).to_contain_text(VOLUNTEER_ZONE)
     elapsed = time.monotonic() - started
     lap("volunteer has a real contact")
     _shoot(ming, shots, "onboarding-4-real-contact-zh")

@@ -23,7 +23,10 @@
     }
   }
 
-  // A datetime-local value is the contact's wall-clock time; show it in the caller's zone.
+  // A datetime-local value is the contact's wall-clock time; show it in the caller's zone:
+  // the one in their profile (data-zone), which the rest of phonebank uses, not the
+  // browser's, which may differ (a laptop still on home time); the browser's only if the
+  // profile has none.
   function showCallerTime() {
     var input = document.getElementById("callback-local");
     var out = document.getElementById("callback-mine");
@@ -32,7 +35,17 @@
     var wall = Date.parse(input.value + ":00Z");
     if (isNaN(wall)) { out.textContent = "—"; return; }
     var instant = new Date(wall - Number(input.dataset.offset) * 60000);
-    out.textContent = instant.toLocaleString([], {weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit"});
+    var options = {weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23"};
+    if (out.dataset.zone) options.timeZone = out.dataset.zone;
+    var lang = document.documentElement.lang || undefined;
+    var shown;
+    try {
+      shown = new Intl.DateTimeFormat(lang, options).format(instant);
+    } catch (e) { // a zone or language this browser does not know
+      delete options.timeZone;
+      shown = new Intl.DateTimeFormat(undefined, options).format(instant);
+    }
+    out.textContent = shown;
   }
 
   function quickCallback(kind) {
