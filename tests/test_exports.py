@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import signal
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
@@ -298,7 +299,9 @@ def test_every_export_is_audited(client, campaign, admin, history):
 # -- as a background job ---------------------------------------------------------------------
 
 
-def test_the_page_shows_progress_and_polls_while_a_job_runs(client, campaign, coordinator, history):
+def test_the_page_shows_progress_and_polls_while_a_job_runs(
+    client, campaign, coordinator, history, monkeypatch
+):
     client.force_login(coordinator)
     url = reverse("dashboards:exports", args=[campaign.slug])
     client.post(url, {"kind": "outcomes", "format": "csv"})
@@ -311,7 +314,19 @@ def test_the_page_shows_progress_and_polls_while_a_job_runs(client, campaign, co
     assert 'hx-trigger="every 1s"' in fragment and 'value="25"' in fragment
     assert "50 of 200" in fragment
     ExportJob.objects.filter(pk=job.pk).update(status=ExportStatus.QUEUED, heartbeat_at=None)
-    call_command("worker", "--once", stdout=io.StringIO())
+    from phonebank.contacts.management.commands import worker
+
+    # Inside the test's transaction close_old_connections would close the connection (its
+    # autocommit differs from the settings'), and the worker installs signal handlers.
+    monkeypatch.setattr(worker, "close_old_connections", lambda: None)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        out = io.StringIO()
+        call_command("worker", "--once", stdout=out)
+    finally:
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+    assert f"export {job.pk}: finished" in out.getvalue()
     job.refresh_from_db()
     assert job.status == ExportStatus.FINISHED
     page = client.get(url).content.decode()
