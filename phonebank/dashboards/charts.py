@@ -4,11 +4,29 @@ images; every chart has a table with the same figures beside it on the page."""
 from __future__ import annotations
 
 import pygal
+from django.utils.translation import gettext as _
 
 from phonebank.dashboards.selectors import DayRow, Funnel, GroupRow, ObjectionAnalytics
-from phonebank.lib.charts import CONFIG, clean, percent, whole
+from phonebank.lib.charts import clean, config, percent, whole
 
 WIDTH = 900
+
+
+def _config() -> dict:
+    """The shared look, and pygal's empty-chart text in the reader's language."""
+    return config(_("No calls yet."))
+
+
+def int_labels(top: int, most: int = 6) -> list[int]:
+    """Whole-number axis labels from 0 to at least ``top``, at most ``most`` of them: pygal's
+    own steps are fractions for small counts, which whole-number labels would repeat."""
+    top = max(int(top), 1)
+    scale = 1
+    while True:
+        for step in (scale, 2 * scale, 5 * scale):
+            if -(-top // step) + 1 <= most:
+                return list(range(0, -(-top // step) * step + 1, step))
+        scale *= 10
 
 
 def _labels_every(n: int) -> int:
@@ -27,9 +45,10 @@ def days_svg(rows: list[DayRow], *, calls: str, reached: str, declared: str, tit
         x_label_rotation=0 if len(rows) <= 14 else 30,
         truncate_label=-1,
         value_formatter=whole,
-        **CONFIG,
+        **_config(),
     )
     chart.x_labels = [r.day.strftime("%m-%d") for r in rows]
+    chart.y_labels = int_labels(max([r.calls for r in rows], default=0))
     chart.add(calls, [r.calls for r in rows])
     chart.add(reached, [r.reached for r in rows])
     chart.add(declared, [r.declared for r in rows])
@@ -50,9 +69,10 @@ def cumulative_svg(rows: list[DayRow], *, per_day: str, cumulative: str, title: 
         truncate_label=-1,
         value_formatter=whole,
         secondary_range=(0, max([r.cumulative for r in rows], default=1) or 1),
-        **CONFIG,
+        **_config(),
     )
     chart.x_labels = [r.day.strftime("%m-%d") for r in rows]
+    chart.y_labels = int_labels(max([r.declared for r in rows], default=0))
     chart.add(per_day, [r.declared for r in rows], fill=True)
     chart.add(cumulative, [r.cumulative for r in rows], secondary=True)
     return clean(chart.render())
@@ -60,10 +80,11 @@ def cumulative_svg(rows: list[DayRow], *, per_day: str, cumulative: str, title: 
 
 def funnel_svg(funnel: Funnel, *, labels: dict[str, str], title: str) -> str:
     chart = pygal.HorizontalBar(
-        width=WIDTH, height=260, title=title, show_legend=False, value_formatter=whole, **CONFIG
+        width=WIDTH, height=260, title=title, show_legend=False, value_formatter=whole, **_config()
     )
     steps = list(reversed(funnel.steps()))  # dialled at the top
     chart.x_labels = [labels[name] for name, _n, _share in steps]
+    chart.y_labels = int_labels(funnel.dialled)
     chart.add(title, [n for _name, n, _share in steps])
     return clean(chart.render())
 
@@ -80,9 +101,10 @@ def groups_svg(
         legend_at_bottom=True,
         truncate_label=-1,
         value_formatter=whole,
-        **CONFIG,
+        **_config(),
     )
     chart.x_labels = list(reversed(names))
+    chart.y_labels = int_labels(max([r.calls for r in rows], default=0))
     chart.add(calls, [r.calls for r in shown])
     chart.add(declared, [r.declared for r in shown])
     return clean(chart.render())
@@ -97,9 +119,10 @@ def hours_svg(rows: list[GroupRow], *, calls: str, rate: str, title: str) -> str
         legend_at_bottom=True,
         value_formatter=whole,
         secondary_range=(0, 100),
-        **CONFIG,
+        **_config(),
     )
     chart.x_labels = [f"{r.key:02d}" for r in rows]
+    chart.y_labels = int_labels(max([r.calls for r in rows], default=0))
     chart.add(calls, [r.calls for r in rows])
     chart.add(
         rate,
@@ -123,10 +146,11 @@ def objections_svg(data: ObjectionAnalytics, *, title: str, label: str) -> str:
         show_legend=False,
         truncate_label=60,
         value_formatter=whole,
-        **CONFIG,
+        **_config(),
     )
     shown = list(reversed(rows))
     chart.x_labels = [r.entry.objection for r in shown]
+    chart.y_labels = int_labels(max([r.times for r in rows], default=0))
     chart.add(label, [r.times for r in shown])
     return clean(chart.render())
 
@@ -141,9 +165,10 @@ def objection_weeks_svg(data: ObjectionAnalytics, *, title: str) -> str:
         truncate_legend=40,
         value_formatter=whole,
         dots_size=2,
-        **CONFIG,
+        **_config(),
     )
     chart.x_labels = [monday.strftime("%m-%d") for monday in data.weeks]
+    chart.y_labels = int_labels(max([n for r in data.rows for n in r.weeks], default=0))
     for row in [r for r in data.rows if r.times][:5]:
         chart.add(row.entry.objection, row.weeks)
     return clean(chart.render())

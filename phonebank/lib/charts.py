@@ -5,6 +5,7 @@ images, each with a text table beside it on the page."""
 
 from __future__ import annotations
 
+from django.utils.translation import gettext
 from pygal.style import Style
 
 STYLE = Style(
@@ -20,8 +21,14 @@ STYLE = Style(
     major_label_font_size=12,
     legend_font_size=13,
     title_font_size=15,
+    no_data_font_size=18,
 )
 CONFIG = {"js": [], "style": STYLE, "disable_xml_declaration": True}
+
+
+def config(no_data: str | None = None) -> dict:
+    """CONFIG with pygal's empty-chart text in the reader's language."""
+    return {**CONFIG, "no_data_text": no_data or gettext("Nothing to show yet.")}
 
 
 def whole(value) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pygal
 
-from phonebank.lib.charts import CONFIG as _CONFIG
 from phonebank.lib.charts import clean as _clean
+from phonebank.lib.charts import config as _config
 from phonebank.lib.charts import whole as _whole
 
 
@@ -28,7 +28,7 @@ def days_svg(rows: list[tuple], *, per_day: str, cumulative: str, title: str) ->
         value_formatter=_whole,
         secondary_range=(0, max([t for _d, _n, t in rows], default=1)),
         dots_size=2,
-        **_CONFIG,
+        **_config(),
     )
     chart.x_labels = [day.strftime("%m-%d") for day, _n, _t in rows]
     chart.add(per_day, [n for _d, n, _t in rows], fill=True)
@@ -39,7 +39,7 @@ def days_svg(rows: list[tuple], *, per_day: str, cumulative: str, title: str) ->
 def provinces_svg(rows: list[tuple[str, str, int]], *, title: str, label: str) -> str:
     height = max(160, 28 * len(rows) + 80)
     chart = pygal.HorizontalBar(
-        width=900, height=height, show_legend=False, title=title, truncate_label=-1, **_CONFIG
+        width=900, height=height, show_legend=False, title=title, truncate_label=-1, **_config()
     )
     ordered = list(reversed(rows))  # largest at the top
     chart.x_labels = [name for _c, name, _n in ordered]
