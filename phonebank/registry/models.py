@@ -1,6 +1,8 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from phonebank.lib.randomid import RandomIdField
+
 
 class Source(models.TextChoices):
     PHONE = "phone", _("By phone")
@@ -14,12 +16,20 @@ class DeclarationStatus(models.TextChoices):
 
 class Declaration(models.Model):
     """A public, pseudonymous declaration. Holds no phone number, name, caller, campaign or
-    time of day, and nothing links it to a call.
+    time of day, and no reference to a call.
+
+    Its key (`id`) is random, not a sequence, and the only date is the day, so neither orders
+    it against the calls of that day; once sealed, its row is rewritten in the batch's
+    shuffled order (`services.registry_publish`). The call it came from is still recorded as
+    an attempt with outcome "declared", and until its batch is sealed a PostgreSQL reader can
+    pair the two by transaction id (`xmin`) or heap position: docs/registry.md, "What links a
+    declaration to a call", says what remains and why.
 
     `receipt_hash` is the commitment to the receipt code that the log publishes; the code
     itself is shown once and never stored. `log_index` is set when a batch is sealed.
     """
 
+    id = RandomIdField()
     alias = models.CharField(max_length=64)
     province = models.CharField(max_length=2, blank=True, default="")
     declared_on = models.DateField()
@@ -31,15 +41,21 @@ class Declaration(models.Model):
     log_index = models.BigIntegerField(null=True, blank=True, unique=True)
 
     class Meta:
-        indexes = [models.Index(fields=["declared_on"]), models.Index(fields=["alias"])]
+        indexes = [
+            # the public order: day, then place in the log (shuffled within each batch)
+            models.Index(fields=["declared_on", "log_index"], name="registry_decl_day_log_idx"),
+            models.Index(fields=["alias"]),
+        ]
 
     def __str__(self) -> str:
         return self.alias
 
 
 class DeclarationOrganisation(models.Model):
-    """One organisation a declaration leaves (a row each, so counts are plain GROUP BYs)."""
+    """One organisation a declaration leaves (a row each, so counts are plain GROUP BYs).
+    Random key, like its declaration's."""
 
+    id = RandomIdField()
     declaration = models.ForeignKey(
         Declaration, on_delete=models.CASCADE, related_name="organisations"
     )
@@ -55,8 +71,10 @@ class DeclarationOrganisation(models.Model):
 
 
 class Withdrawal(models.Model):
-    """A declarant took their declaration back: a new log entry, the declaration stays."""
+    """A declarant took their declaration back: a new log entry, the declaration stays.
+    Random key, so withdrawals cannot be ordered against the requests that made them."""
 
+    id = RandomIdField()
     declaration = models.OneToOneField(
         Declaration, on_delete=models.PROTECT, related_name="withdrawal"
     )

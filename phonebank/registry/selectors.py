@@ -53,23 +53,33 @@ def stats_document(checkpoint: Checkpoint | None) -> dict:
     }
 
 
+def _by_code() -> Prefetch:
+    """A declaration's organisations in code order (their keys are random: no order at all)."""
+    return Prefetch("organisations", queryset=DeclarationOrganisation.objects.order_by("code"))
+
+
 def _sealed(size: int) -> QuerySet[Declaration]:
     return (
         Declaration.objects.filter(log_index__lt=size)
         .select_related("withdrawal")
-        .prefetch_related(
-            Prefetch("organisations", queryset=DeclarationOrganisation.objects.order_by("code"))
-        )
+        .prefetch_related(_by_code())
     )
 
 
+# The public order: newest day first, then the log's order backwards. Within a batch the log
+# is shuffled, so this shows no more of when each declaration was made than the day and the
+# batch, which the log itself publishes; never the order of the keys, which is random and
+# means nothing, nor anything that follows the order the declarations were made in.
+PUBLIC_ORDER = ("-declared_on", "-log_index", "-id")
+
+
 def latest(size: int, limit: int = 20) -> list[Declaration]:
-    return list(_sealed(size).order_by("-log_index")[:limit])
+    return list(_sealed(size).order_by(*PUBLIC_ORDER)[:limit])
 
 
 def search(size: int, query: str) -> QuerySet[Declaration]:
-    """Sealed declarations whose alias contains the query, newest entries first."""
-    rows = _sealed(size).order_by("-log_index")
+    """Sealed declarations whose alias contains the query, newest day first (PUBLIC_ORDER)."""
+    rows = _sealed(size).order_by(*PUBLIC_ORDER)
     query = " ".join(query.split())
     return rows.filter(alias__icontains=query) if query else rows
 
@@ -133,7 +143,7 @@ def receipt_lookup(code: str) -> Receipt | None:
     declaration = (
         Declaration.objects.filter(receipt_hash=receipt_hash(code))
         .select_related("withdrawal")
-        .prefetch_related("organisations")
+        .prefetch_related(_by_code())
         .first()
     )
     if declaration is None:

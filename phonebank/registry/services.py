@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
@@ -29,6 +30,7 @@ from phonebank.tlog import services as log_services
 from phonebank.tlog.models import Checkpoint
 
 ALIAS_MAX = 64
+_TRIES = 3  # draws of a random key before giving up (a clash is a 1 in 2^63 event)
 _ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: read aloud over the phone
 _RECEIPT_DOMAIN = b"phonebank receipt v1\n"
 
@@ -85,18 +87,27 @@ def declaration_record(
     province = (province or "").upper()
     if province and province not in provinces.BY_CODE:
         raise DomainError(_("Unknown province."))
-    code = receipt_new()
-    declaration = Declaration.objects.create(
-        alias=alias,
-        province=province,
-        declared_on=on or timezone.localdate(),
-        source=source,
-        receipt_hash=receipt_hash(code),
-    )
-    DeclarationOrganisation.objects.bulk_create(
-        DeclarationOrganisation(declaration=declaration, code=c) for c in codes
-    )
-    return declaration, code
+    day = on or timezone.localdate()
+    for attempt in range(_TRIES):
+        code = receipt_new()
+        try:
+            with transaction.atomic():  # a savepoint: a clash of random keys undoes only this
+                declaration = Declaration.objects.create(
+                    alias=alias,
+                    province=province,
+                    declared_on=day,
+                    source=source,
+                    receipt_hash=receipt_hash(code),
+                )
+                DeclarationOrganisation.objects.bulk_create(
+                    DeclarationOrganisation(declaration=declaration, code=c) for c in codes
+                )
+        except IntegrityError:  # the same random id or receipt as another row: draw again
+            if attempt == _TRIES - 1:
+                raise
+        else:
+            return declaration, code
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @transaction.atomic
@@ -110,6 +121,8 @@ def declaration_withdraw(*, code: str) -> Withdrawal:
         raise DomainError(
             _("A receipt code has 16 letters and digits, such as ABCD-EFGH-JKLM-NPQR.")
         )
+    # Not while a batch is being sealed: sealing rewrites the batch's rows (registry_publish).
+    log_services.log_lock()
     declaration = (
         Declaration.objects.select_for_update().filter(receipt_hash=receipt_hash(code)).first()
     )
@@ -119,7 +132,16 @@ def declaration_withdraw(*, code: str) -> Withdrawal:
         raise DomainError(_("This declaration has already been withdrawn."))
     declaration.status = DeclarationStatus.WITHDRAWN
     declaration.save(update_fields=["status"])
-    return Withdrawal.objects.create(declaration=declaration, withdrawn_on=timezone.localdate())
+    for attempt in range(_TRIES):
+        try:
+            with transaction.atomic():  # a savepoint, as in declaration_record
+                return Withdrawal.objects.create(
+                    declaration=declaration, withdrawn_on=timezone.localdate()
+                )
+        except IntegrityError:
+            if attempt == _TRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # --- sealing batches into the log -------------------------------------------------------
@@ -176,11 +198,45 @@ def _counts_after(previous: dict, declarations: list, withdrawals: list) -> dict
     return counts
 
 
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _rewrite_shuffled(declarations: list, withdrawals: list) -> None:
+    """Writes the batch's rows again, in the batch's shuffled order, with their log indexes.
+
+    Deleted and inserted, not updated: on PostgreSQL an update keeps a row on its page when
+    it fits there, while inserts are placed one after the other, so after the seal neither
+    the rows' places in the table (`ctid`, the order of a plain `SELECT`) nor the
+    transaction that wrote them (`xmin`, until now the call's) follow the order in which the
+    declarations were made; the organisation rows, which nothing else rewrites, included.
+    The old versions are dead rows until VACUUM (docs/security.md). On SQLite the random
+    keys already decide where rows are stored; there the rewrite only costs a little.
+    """
+    organisations = [o for d in declarations for o in d.organisations.all()]
+    batch = {d.pk for d in declarations}
+    for chunk in _chunks([w.pk for w in withdrawals]):
+        Withdrawal.objects.filter(pk__in=chunk).delete()
+    for chunk in _chunks(list(batch)):
+        DeclarationOrganisation.objects.filter(declaration_id__in=chunk).delete()
+        Declaration.objects.filter(pk__in=chunk).delete()
+    Declaration.objects.bulk_create(declarations, batch_size=500)
+    DeclarationOrganisation.objects.bulk_create(organisations, batch_size=500)
+    Withdrawal.objects.bulk_create(withdrawals, batch_size=500)
+    # Declarations sealed before and withdrawn since were last written by the withdrawal's
+    # request (their status): now by the seal, like the withdrawal itself.
+    earlier = [w.declaration_id for w in withdrawals if w.declaration_id not in batch]
+    for chunk in _chunks(earlier):
+        Declaration.objects.filter(pk__in=chunk).update(status=F("status"))
+
+
 def registry_publish(*, now: datetime | None = None) -> Sealed | None:
     """Seals every pending declaration and withdrawal into the log and signs a checkpoint.
 
     The batch is shuffled (declarations, then withdrawals, each in a random order) so that
-    the order of entries says nothing about when each was made. None when nothing waits.
+    the order of entries says nothing about when each was made, and its rows are written
+    again in that order (`_rewrite_shuffled`). None when nothing waits.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -203,8 +259,7 @@ def registry_publish(*, now: datetime | None = None) -> Sealed | None:
         appended = log_services.log_append(entries)
         for offset, row in enumerate([*declarations, *withdrawals]):
             row.log_index = appended.first + offset
-        Declaration.objects.bulk_update(declarations, ["log_index"], batch_size=500)
-        Withdrawal.objects.bulk_update(withdrawals, ["log_index"], batch_size=500)
+        _rewrite_shuffled(declarations, withdrawals)
         last = log_selectors.latest_checkpoint()
         counts = _counts_after(last.counts if last else {}, declarations, withdrawals)
         checkpoint = log_services.checkpoint_sign(counts=counts, now=now)
