@@ -12,15 +12,24 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
-class DayStat(models.Model):
-    """Calls of a campaign per local day and outcome."""
+class Rollup(models.Model):
+    """What every rollup has: the campaign, the call's outcome, and the counter. Each table
+    adds the rest of its key; its unique constraint is that whole key."""
 
     campaign = models.ForeignKey(
         "campaigns.Campaign", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    day = models.DateField()
     outcome = models.CharField(max_length=32)
     calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DayStat(Rollup):
+    """Calls of a campaign per local day and outcome."""
+
+    day = models.DateField()
 
     class Meta:
         constraints = [
@@ -31,15 +40,10 @@ class DayStat(models.Model):
         return f"{self.day} {self.outcome}: {self.calls}"
 
 
-class HourStat(models.Model):
+class HourStat(Rollup):
     """Calls of a campaign per hour of the contact's local day (0-23) and outcome."""
 
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
     hour = models.PositiveSmallIntegerField()
-    outcome = models.CharField(max_length=32)
-    calls = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -50,15 +54,10 @@ class HourStat(models.Model):
         return f"{self.hour}h {self.outcome}: {self.calls}"
 
 
-class ProvinceStat(models.Model):
+class ProvinceStat(Rollup):
     """Calls of a campaign per contact province ("" when unknown) and outcome."""
 
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
     province = models.CharField(max_length=2, blank=True)
-    outcome = models.CharField(max_length=32)
-    calls = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -71,18 +70,13 @@ class ProvinceStat(models.Model):
         return f"{self.province or '?'} {self.outcome}: {self.calls}"
 
 
-class CallerDayStat(models.Model):
+class CallerDayStat(Rollup):
     """Calls of one caller in a campaign per local day and outcome (their own totals)."""
 
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
     caller = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
     )
     day = models.DateField()
-    outcome = models.CharField(max_length=32)
-    calls = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -96,18 +90,13 @@ class CallerDayStat(models.Model):
         return f"{self.caller_id} {self.day} {self.outcome}: {self.calls}"
 
 
-class ObjectionStat(models.Model):
+class ObjectionStat(Rollup):
     """How often a playbook objection was ticked, per local day and the call's outcome."""
 
-    campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="+", db_index=False
-    )
     entry = models.ForeignKey(
         "campaigns.PlaybookEntry", on_delete=models.CASCADE, related_name="+", db_index=False
     )
     day = models.DateField()
-    outcome = models.CharField(max_length=32)
-    calls = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
