@@ -296,6 +296,10 @@ def _run(job: ImportJob, table: Table, *, progress=None) -> ImportJob:
                 _write_batch(job, parsed)
                 if progress:
                     progress(job)
+    except FileProblem as exc:
+        # The file broke after its checks (a workbook whose XML is damaged part-way): the
+        # rows read so far stay; the job fails, rather than resuming into the same error.
+        return _fail(job, exc)
     finally:
         if pool is not None:
             pool.terminate()
