@@ -19,10 +19,14 @@ from django.utils import timezone
 from phonebank.accounts.models import Role, User
 from phonebank.accounts.services import user_create
 from phonebank.campaigns.models import DEFAULT_ORGANISATIONS, Campaign, PlaybookEntry
-from phonebank.campaigns.services import campaign_create
+from phonebank.campaigns.services import campaign_create, campaign_update
 from phonebank.contacts.services import contacts_import_file
+from phonebank.lib import hours
 
 SLUG = "demo"
+# Volunteers try the demo from any time zone, so its campaign calls at any hour of the
+# contacts' day; real campaigns keep the product's default (hours.DEFAULT).
+HOURS = "00:00-24:00"
 
 SCRIPT = """\
 ## 开场 Opening
@@ -159,7 +163,11 @@ def credentials_path() -> Path:
 def demo_load(contacts: int = 2000) -> dict[str, str]:
     """Create the demo campaign, its people and contacts once; return the sign-ins."""
     path = credentials_path()
-    if Campaign.objects.filter(slug=SLUG).exists() and path.exists():
+    existing = Campaign.objects.filter(slug=SLUG).first()
+    if existing is not None and existing.calling_hours == hours.DEFAULT:
+        # Made before the demo called all day, and its hours never changed since.
+        campaign_update(campaign=existing, actor=None, calling_hours=HOURS)
+    if existing is not None and path.exists():
         return json.loads(path.read_text())
     people = {
         "admin": Role.ADMIN,
@@ -174,7 +182,12 @@ def demo_load(contacts: int = 2000) -> dict[str, str]:
             slug=SLUG,
             name="Demo: 三退 calls",
             actor=None,
-            description="Synthetic demo campaign: no real people or numbers.",
+            calling_hours=HOURS,
+            description=(
+                "Synthetic demo campaign: no real people or numbers. It calls at any hour so "
+                "the demo works from any time zone; a real campaign calls in its contacts' "
+                "calling hours (09:00-12:00, 14:00-21:00 by default)."
+            ),
             script=SCRIPT,
         )
         if not campaign.playbook.exists():

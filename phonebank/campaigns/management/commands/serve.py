@@ -1,3 +1,4 @@
+import ctypes
 import os
 import signal
 import subprocess  # starts our own interpreter only  # nosec B404
@@ -8,12 +9,44 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 WORKERS, THREADS = 2, 4  # gunicorn gthread; chosen by measurement (docs/benchmarks.md)
+# What stops the server besides Ctrl-C: `kill`, systemd and container runtimes send SIGTERM;
+# a closed terminal sends SIGHUP (gunicorn would take it as "reload": here it means stop).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_PR_SET_PDEATHSIG = 1
+
+
+class _Stop(Exception):
+    """A stop signal arrived."""
+
+
+def _raise_stop(signum, _frame):
+    raise _Stop(signum)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the child gets SIGTERM should this process die without stopping it (SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _stop_all(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def serve(
     host: str, port: int, workers: int, with_worker: bool, stdout, threads: int = THREADS
 ) -> int:
-    """Run gunicorn and the import worker side by side until interrupted."""
+    """Run gunicorn and the import worker side by side until interrupted (Ctrl-C, SIGTERM or
+    SIGHUP), then stop both and wait for them: nothing is left holding the port."""
     call_command("collectstatic", interactive=False, verbosity=0)
     env = dict(os.environ)
     server = [
@@ -36,25 +69,31 @@ def serve(
         "--forwarded-allow-ips",
         "127.0.0.1,::1",
     ]
-    procs = [subprocess.Popen(server, env=env)]  # noqa: S603 - our own interpreter and args  # nosec B603
+    commands = [server]
     if with_worker:
-        procs.append(subprocess.Popen([sys.executable, "-m", "phonebank.cli", "worker"], env=env))  # nosec B603
-    stdout.write(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
+        commands.append([sys.executable, "-m", "phonebank.cli", "worker"])
+    procs: list[subprocess.Popen] = []
+    previous = {s: signal.getsignal(s) for s in (*STOP_SIGNALS, signal.SIGINT)}
+    for s in STOP_SIGNALS:
+        signal.signal(s, _raise_stop)
     try:
+        for command in commands:
+            procs.append(subprocess.Popen(command, env=env, preexec_fn=_die_with_parent))  # noqa: S603 - our own interpreter and args; no other thread runs here  # nosec B603
+        stdout.write(f"serving on http://{host}:{port}/ (Ctrl-C stops)")
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        for p in procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    return max((p.returncode or 0) for p in procs)
+        # A second signal must not cut the shutdown short and leave a child behind.
+        for s in previous:
+            signal.signal(s, signal.SIG_IGN)
+        try:
+            _stop_all(procs)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    return max(((p.returncode or 0) for p in procs), default=0)
 
 
 class Command(BaseCommand):
