@@ -11,9 +11,10 @@ import sys
 
 USAGE = """usage: phonebank COMMAND [options]
 
-  demo [--host H] [--port P] [--no-serve]     set up demo data and serve it
+  demo [--host H] [--port P] [--no-serve] [--size {small,large}]
+                                              set up demo data and serve it
   serve [--host H] [--port P]                 serve the application (and its import worker)
-  worker                                      run background imports
+  worker                                      run background imports, exports and log batches
   createuser NAME --role ROLE [--campaign SLUG] --password-stdin
   token create NAME                           print a new API token for a user
   campaign create SLUG --name TEXT [--hours 09:00-12:00,14:00-21:00]
@@ -24,6 +25,9 @@ USAGE = """usage: phonebank COMMAND [options]
   restore FILE [--yes]                        replace the database with a backup (server stopped)
   registry publish                            seal pending declarations into the log now
   registry verify [--url URL] [--full]        audit a transparency log (this one by default)
+  registry rotate-key                         announce a new log signing key in the log
+  dashboards rebuild [--campaign SLUG] [--check]
+                                              recompute the dashboards' rollups from the calls
   manage ...                                  any Django management command
 
 PHONEBANK_HOME selects the data folder (default ./var). Each command has --help.
