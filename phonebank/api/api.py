@@ -30,6 +30,7 @@ from phonebank.api.schemas import (
     Ok,
     OutcomeIn,
     OutcomeOut,
+    RowId,
     StatsOut,
 )
 from phonebank.api.throttle import stats_allowed
@@ -209,7 +210,7 @@ def _parse_callback(text: str | None, zone: str):
     response={200: OutcomeOut, 400: Error, 404: Error, 409: Error},
     summary="Record the outcome of a call on a contact you hold",
 )
-def outcome(request, pk: int, body: OutcomeIn):
+def outcome(request, pk: RowId, body: OutcomeIn):
     target = _target_of(request.user, pk)
     callback_at = None
     if body.callback_at:
@@ -244,7 +245,7 @@ def outcome(request, pk: int, body: OutcomeIn):
     response={200: Ok, 404: Error, 409: Error},
     summary="Give a contact back to the queue without recording a call",
 )
-def release(request, pk: int):
+def release(request, pk: RowId):
     target = _target_of(request.user, pk)
     calling.target_release(target=target, caller=request.user)
     return {"ok": True}
