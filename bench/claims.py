@@ -202,13 +202,16 @@ def free_port() -> int:
 class Server:
     """`phonebank serve` in its own process group, so that it and gunicorn stop together."""
 
-    def __init__(self, env: dict, port: int, workers: int, threads: int, log: Path) -> None:
+    def __init__(
+        self, env: dict, port: int, workers: int, threads: int, log: Path, *, worker: bool = False
+    ) -> None:
+        """worker: also run serve's background worker (imports, sealing the registry's log)."""
         self.port = port
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.log_path = log
         command = [sys.executable, "-m", "phonebank.cli", "serve", "--host", HOST]
         command += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
-        command += ["--no-worker"]
+        command += [] if worker else ["--no-worker"]
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and args
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -218,15 +221,15 @@ class Server:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the server exited:\n{self.tail()}")
+            conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
             try:
-                conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
                 conn.request("GET", "/healthz")
                 if conn.getresponse().status == 200:
-                    conn.close()
                     return
+            except (OSError, http.client.HTTPException):
+                pass  # not listening yet, or a worker still starting
+            finally:
                 conn.close()
-            except OSError:
-                pass
             time.sleep(0.2)
         raise RuntimeError(f"no /healthz after {timeout:.0f} s:\n{self.tail()}")
 
