@@ -203,6 +203,9 @@ def test_every_figure_equals_a_recount_from_the_calls(campaign, callers, calls):
     )
     analytics = selectors.objection_analytics(campaign, MORNING + timedelta(days=3))
     assert {r.entry.pk: r.times for r in analytics.rows if r.times} == dict(ticks)
+    statuses = Counter(Target.objects.filter(campaign=campaign).values_list("status", flat=True))
+    health = selectors.queue_health(campaign, MORNING + timedelta(days=3))
+    assert {s: n for s, n in health.statuses.items() if n} == dict(statuses)
 
 
 def test_rebuild_puts_back_what_was_lost_and_says_so(campaign, callers, admin):
@@ -307,11 +310,16 @@ def test_the_dashboard_refreshes_itself_as_a_fragment(client, coordinator, campa
     assert "<html" not in body and 'hx-trigger="every 30s"' in body
 
 
-def test_an_unknown_period_says_so_and_shows_thirty_days(client, coordinator, campaign, history):
+@pytest.mark.parametrize("value", ["x9", "²", "8", "-7"])
+def test_an_unknown_period_says_so_and_shows_thirty_days(
+    client, coordinator, campaign, history, value
+):
     client.force_login(coordinator)
-    page = client.get(reverse("dashboards:campaign", args=[campaign.slug]), {"days": "x9"})
+    page = client.get(reverse("dashboards:campaign", args=[campaign.slug]), {"days": value})
     assert page.status_code == 200
-    assert "Unknown period x9" in page.content.decode()
+    assert f"Unknown period {value}" in page.content.decode()
+    chart = client.get(reverse("dashboards:chart", args=[campaign.slug, "days"]), {"days": value})
+    assert chart.status_code == 200
 
 
 @pytest.mark.parametrize("persona", ["caller", "other_campaign_coordinator"])

@@ -36,7 +36,7 @@ def _period(request) -> tuple[int, str | None]:
     raw = request.GET.get("days", "")
     if not raw:
         return 30, None
-    if raw.isdigit() and int(raw) in selectors.PERIODS:
+    if raw.isascii() and raw.isdigit() and int(raw) in selectors.PERIODS:
         return int(raw), None
     return 30, _("Unknown period %(value)s: showing the last 30 days.") % {"value": raw[:20]}
 
