@@ -109,6 +109,30 @@ class ObjectionStat(Rollup):
         return f"{self.entry_id} {self.day} {self.outcome}: {self.calls}"
 
 
+class TargetStatusCount(models.Model):
+    """PostgreSQL: changes in the number of a campaign's targets in each status, written by
+    triggers on the targets table (migration 0003, ``targetcounts``), so that queue health
+    reads a few rows instead of counting a million targets. A campaign's count in a status
+    is the sum of its rows; the worker folds them into one row per status once a minute.
+    The triggers only ever insert rows (no lock on any existing row: concurrent outcomes
+    and do-not-call updates never wait for each other here); folding and
+    ``phonebank dashboards rebuild`` rewrite them.
+
+    On SQLite the table stays empty: counting the queue index is fast there, and a trigger
+    would cost every imported target (docs/benchmarks.md, "Dashboards")."""
+
+    # No database constraint: a campaign's targets deleted with it still leave their
+    # (negative) rows for a moment; folding drops rows whose campaign is gone.
+    campaign = models.ForeignKey(
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    status = models.CharField(max_length=16)
+    targets = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.campaign_id} {self.status}: {self.targets:+d}"
+
+
 class DryReason(models.TextChoices):
     FINISHED = "finished", _("Nobody is left to call: every contact is finished")
     HOURS = "hours", _("Outside the contacts' calling hours")

@@ -45,6 +45,9 @@ class Declaration(models.Model):
             # the public order: day, then place in the log (shuffled within each batch)
             models.Index(fields=["declared_on", "log_index"], name="registry_decl_day_log_idx"),
             models.Index(fields=["alias"]),
+            # the admins' overview counts by source and status (dashboards.selectors.overview):
+            # read from this index alone, not the whole table (SQLite at 100,000: ≈ 100 ms)
+            models.Index(fields=["source", "status"], name="registry_decl_source_idx"),
         ]
 
     def __str__(self) -> str:

@@ -36,6 +36,7 @@ class Command(BaseCommand):
             close_old_connections()
             self._registry()
             self._prune_sign_in_attempts()
+            self._fold_target_counts()
             job = services.import_job_claim()
             if job is not None:
                 self.stdout.write(f"import {job.pk}: running")
@@ -75,6 +76,17 @@ class Command(BaseCommand):
         if self._pruned_at is None or time.monotonic() - self._pruned_at >= 60:
             attempts_prune()
             self._pruned_at = time.monotonic()
+
+    _folded_at = None  # monotonic time the target counts were last folded
+
+    def _fold_target_counts(self) -> None:
+        """Once a minute: the dashboards' target counts (PostgreSQL) folded into one row per
+        campaign and status (dashboards/targetcounts.py)."""
+        from phonebank.dashboards import targetcounts
+
+        if self._folded_at is None or time.monotonic() - self._folded_at >= 60:
+            targetcounts.compact()
+            self._folded_at = time.monotonic()
 
     _expired_at = None  # monotonic time exports were last expired
 
