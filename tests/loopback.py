@@ -577,8 +577,9 @@ def child_calling_facts(p: dict) -> dict:
 
 
 def child_reclaim(p: dict) -> dict:
-    """The latecomer claims, in-process, at a time after every lease has run out, and closes
-    each contact it gets; which targets it was given."""
+    """The latecomer claims, in-process, at a time after every lease has run out and every
+    callback's grace period is over (a leased contact may be a callback its caller claimed),
+    and closes each contact it gets; which targets it was given."""
     _django()
     from django.utils.dateparse import parse_datetime
 
@@ -589,7 +590,7 @@ def child_reclaim(p: dict) -> dict:
 
     campaign = Campaign.objects.get(slug=p["slug"])
     latecomer = User.objects.get(pk=p["latecomer"])
-    now = parse_datetime(p["at"])
+    now = parse_datetime(p["at"]) + timedelta(minutes=campaign.callback_grace_minutes)
     given, attempts = [], []
     for _ in range(Target.objects.filter(campaign=campaign).count() + 1):
         claim = target_claim(campaign=campaign, caller=latecomer, now=now)

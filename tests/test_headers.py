@@ -64,7 +64,8 @@ def _responses(client: Client, caller, token: str, **extra) -> dict[str, tuple[o
 
     def get(name, url, signed_in=False, **kw):
         response = client.get(url, **{**extra, **kw})
-        response.close()  # static files are streamed from an open file
+        if response.streaming:  # read to the end: the client then closes the open file
+            b"".join(response.streaming_content)
         out[name] = (response, signed_in)
 
     client.logout()

@@ -219,7 +219,6 @@ def test_a_caller_sees_no_number_but_the_one_they_hold(
             headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if path.startswith("/api/") else {}
             response = client.get(path, **headers)
             body = b"".join(response) if response.streaming else response.content
-            response.close()
             seen[path] = body
             for link in re.findall(rb'(?:href|src|hx-get)="(/[^"#]*)', body):
                 queue.append(html.unescape(link.decode()))
