@@ -289,6 +289,8 @@ def test_suspension_in_one_campaign_releases_its_leases_only(
         "old": "approved",
         "contacts_released": 1,
         "callbacks_handed_over": 0,
+        "sessions_ended": False,
+        "tokens_revoked": 0,
     }
     # Sessions and tokens go on (autumn still counts on them); spring refuses, autumn works.
     workspace = client.get(
@@ -311,6 +313,35 @@ def test_suspension_in_one_campaign_releases_its_leases_only(
     # Approving again in spring lifts it there.
     services.caller_approve(membership=_membership(caller, campaign), actor=coordinator)
     assert _claim_api(client, campaign, headers).status_code == 200
+
+
+def test_suspension_where_the_caller_is_approved_nowhere_else_ends_sessions_and_tokens(
+    client, campaign, other_campaign, in_both, coordinator, spring_targets
+):
+    caller = in_both  # pending in autumn: approved only in spring
+    client.force_login(caller)
+    headers = _bearer(caller)
+    workspace = reverse("calling:workspace", args=[campaign.slug])
+    assert client.get(workspace).status_code == 200
+    held = calling.target_claim(campaign=campaign, caller=caller).target
+    services.caller_suspend(membership=_membership(caller, campaign), actor=coordinator)
+    held.refresh_from_db()
+    assert held.lease_holder is None
+    # The session is over: the next request is anonymous and sent to sign in.
+    page = client.get(workspace)
+    assert page.status_code == 302 and reverse("accounts:login") in page["Location"]
+    assert _claim_api(client, campaign, headers).status_code == 401
+    assert not ApiToken.objects.active().filter(user=caller).exists()
+    entry = LogEntry.objects.get(action="accounts.caller.suspended")
+    assert entry.actor == coordinator
+    assert entry.data["sessions_ended"] is True and entry.data["tokens_revoked"] == 1
+    # Signing in again works (the account is not suspended), but spring gives nothing.
+    caller.refresh_from_db()
+    client.force_login(caller)
+    fresh = _bearer(caller)
+    refused = _claim_api(client, campaign, fresh)
+    assert refused.status_code == 403 and "suspended in this campaign" in refused.json()["detail"]
+    assert LogEntry.objects.filter(action="accounts.caller.suspended").count() == 1
 
 
 def test_an_admin_s_suspension_holds_in_every_campaign_until_an_admin_lifts_it(
@@ -472,6 +503,8 @@ def test_the_workspace_and_practice_follow_the_campaign_s_status(
     assert "Back to real calls" in practised(campaign)
     assert "Back to real calls" not in practised(other_campaign)
     services.caller_suspend(membership=_membership(caller, campaign), actor=coordinator)
+    caller.refresh_from_db()
+    client.force_login(caller)  # approved nowhere else, so the suspension ended the session
     spring = client.get(
         reverse("calling:workspace", args=[campaign.slug]), HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()

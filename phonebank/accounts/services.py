@@ -10,6 +10,7 @@ from datetime import timedelta
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -290,10 +291,15 @@ def caller_approve(*, membership: Membership, actor) -> Membership:
 
 @transaction.atomic
 def caller_suspend(*, membership: Membership, actor) -> Membership:
-    """At once, in this membership's campaign only: no more claims or outcomes there, the
+    """At once, in this membership's campaign: no more claims or outcomes there, the
     contacts the caller holds there go back to the queue and their callbacks there go to
-    other callers. Their sessions, tokens and other campaigns are untouched (an admin's
-    ``user_suspend`` ends those)."""
+    other callers.
+
+    If the caller is approved in no other campaign, their sessions end and their API
+    tokens are revoked too: nothing they may still do needs them, and whatever a planted
+    volunteer had open stops at once. A caller approved in another campaign keeps both,
+    since one campaign's coordinator must not stop their work there (an admin's
+    ``user_suspend`` ends them everywhere)."""
     from phonebank.calling.services import callbacks_hand_over, leases_release_all
 
     locked = _vetted(membership)
@@ -306,6 +312,17 @@ def caller_suspend(*, membership: Membership, actor) -> Membership:
     locked.save(update_fields=["status"])
     released = leases_release_all(caller=locked.user, campaign=locked.campaign)
     handed = callbacks_hand_over(caller=locked.user, campaign=locked.campaign)
+    elsewhere = (
+        Membership.objects.filter(user_id=locked.user_id, status=CallerStatus.APPROVED)
+        .exclude(pk=locked.pk)
+        .exists()
+    )
+    revoked = 0
+    if not elsewhere:
+        User.objects.filter(pk=locked.user_id).update(session_version=F("session_version") + 1)
+        revoked = ApiToken.objects.filter(user_id=locked.user_id, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
     _audit_vetting(
         locked,
         "accounts.caller.suspended",
@@ -313,6 +330,8 @@ def caller_suspend(*, membership: Membership, actor) -> Membership:
         old=old,
         contacts_released=released,
         callbacks_handed_over=handed,
+        sessions_ended=not elsewhere,
+        tokens_revoked=revoked,
     )
     return locked
 
