@@ -60,7 +60,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -69,7 +68,9 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-HOST = "127.0.0.1"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
+from bench.claims import HOST, Server, free_port, ms, percentile, tree_cpu
+
 TARGET_PAGE_MS = 200.0
 TARGET_STATS_MS = 20.0
 LABEL = "bench-dashboards"  # the tokens' label, so the run revokes only its own
@@ -114,19 +115,6 @@ CONCURRENT = (
     "stats API (coordinator)",
     "stats API (caller)",
 )
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100) of values; 0 for none."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, round(p / 100 * len(ordered) + 0.5))
-    return ordered[min(rank, len(ordered)) - 1]
-
-
-def ms(seconds: float) -> float:
-    return round(seconds * 1000, 2)
 
 
 def figures(latencies: list[float]) -> dict:
@@ -407,84 +395,6 @@ def phonebank(env: dict, *words: str, timeout: float = 300) -> str:
 
 
 # -- the server --------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`phonebank serve` in its own process group, so that it and gunicorn stop together."""
-
-    def __init__(self, env: dict, port: int, workers: int, threads: int, log: Path) -> None:
-        self.port = port
-        self.log_path = log
-        self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        command = [sys.executable, "-m", "phonebank.cli", "serve", "--host", HOST]
-        command += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
-        command += ["--no-worker"]  # nothing is uploaded; an idle worker would add noise
-        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and args
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited:\n{self.tail()}")
-            conn = http.client.HTTPConnection(HOST, self.port, timeout=2)
-            try:
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    return
-            except (OSError, http.client.HTTPException):
-                pass  # not listening yet
-            finally:
-                conn.close()
-            time.sleep(0.2)
-        raise RuntimeError(f"no /healthz after {timeout:.0f} s:\n{self.tail()}")
-
-    def tail(self) -> str:
-        self._log.flush()
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGINT)  # serve stops gunicorn in turn
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(timeout=25)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)  # anything of ours that is left
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=5)
-        self._log.close()
-
-
-def tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by a process and all its descendants."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    parent: dict[int, int] = {}
-    used: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()
-            except OSError:
-                continue
-            parent[int(entry)] = int(fields[1])
-            used[int(entry)] = int(fields[11]) + int(fields[12])  # utime, stime
-    mine, total, changed = {root}, used.get(root, 0), True
-    while changed:
-        changed = False
-        for pid, ppid in parent.items():
-            if ppid in mine and pid not in mine:
-                mine.add(pid)
-                total += used[pid]
-                changed = True
-    return total / ticks
 
 
 # -- the client --------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ import contextlib
 import sqlite3
 
 import pytest
+import time_machine
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from phonebank.accounts.models import Role
@@ -13,6 +15,37 @@ from phonebank.accounts.services import user_create
 from phonebank.campaigns.services import campaign_create
 
 PASSWORD = "correct horse battery staple"
+CALLING_HOURS = "2026-11-25T02:00:00Z"  # 10:00 in Shanghai on a Wednesday
+
+
+@pytest.fixture
+def inside_calling_hours():
+    """Time frozen inside the default calling hours of contacts in Shanghai; caches (the
+    open zones, the rate limits) cleared. Used by ``pytestmark`` in the calling tests."""
+    cache.clear()
+    with time_machine.travel(CALLING_HOURS, tick=False):
+        yield
+
+
+def make_targets(campaign, prefix: str, n: int = 3, **contact) -> list:
+    """n contacts in Shanghai's zone (numbers +86{prefix}{i:08d}), each a target of
+    campaign; ``contact`` overrides their fields (name, province, …)."""
+    from phonebank.calling.models import Target
+    from phonebank.contacts.models import Contact
+    from phonebank.lib.fields import keyring
+
+    made = []
+    for i in range(n):
+        e164 = f"+86{prefix}{i:08d}"
+        fields = {"name": f"联系人{prefix}{i}", "country": "CN", "province": "BJ"} | contact
+        made_contact = Contact.objects.create(
+            blind_index=keyring().blind_index(e164),
+            phone=e164,
+            timezone="Asia/Shanghai",
+            **fields,
+        )
+        made.append(Target.objects.create(campaign=campaign, contact=made_contact))
+    return made
 
 
 @pytest.fixture(autouse=True)

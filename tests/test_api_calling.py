@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import time_machine
-from django.core.cache import cache
 
 from phonebank.accounts.models import Role
 from phonebank.accounts.services import token_create, user_create
 from phonebank.calling.models import CallAttempt, Target, TargetStatus
-from phonebank.contacts.models import Contact
-from phonebank.lib.fields import keyring
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_targets
 
-# 10:00 in Shanghai on a Wednesday.
-CALLING_HOURS = "2026-11-25T02:00:00Z"
-
-
-@pytest.fixture(autouse=True)
-def _inside_calling_hours():
-    cache.clear()
-    with time_machine.travel(CALLING_HOURS, tick=False):
-        yield
+pytestmark = pytest.mark.usefixtures("inside_calling_hours")
 
 
 def _bearer(user):
@@ -31,18 +19,7 @@ def _bearer(user):
 
 @pytest.fixture
 def targets(campaign):
-    made = []
-    for n in range(3):
-        e164 = f"+86139{n:08d}"
-        contact = Contact.objects.create(
-            blind_index=keyring().blind_index(e164),
-            phone=e164,
-            name=f"名{n}",
-            province="SH",
-            timezone="Asia/Shanghai",
-        )
-        made.append(Target.objects.create(campaign=campaign, contact=contact))
-    return made
+    return make_targets(campaign, "139", province="SH")
 
 
 @pytest.fixture

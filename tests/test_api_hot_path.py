@@ -4,20 +4,13 @@ keep their schemas and security headers, and tokens checked afresh on every requ
 from __future__ import annotations
 
 import pytest
-import time_machine
-from django.core.cache import cache
 from django.utils import timezone, translation
 
 from phonebank.accounts.models import ApiToken, Role
 from phonebank.accounts.services import token_create, token_revoke, user_create, user_role_set
 from phonebank.api.schemas import ClaimOut, OutcomeOut
 from phonebank.calling.models import Target
-from phonebank.contacts.models import Contact
-from phonebank.lib.fields import keyring
-from tests.conftest import PASSWORD
-
-# 10:00 in Shanghai on a Wednesday.
-CALLING_HOURS = "2026-11-25T02:00:00Z"
+from tests.conftest import PASSWORD, make_targets
 
 # Pinned query counts over the API, token check included. Claim: token, campaign and
 # membership, then BEGIN, renew, the three candidate queries, COMMIT, and the claimed
@@ -30,27 +23,12 @@ CLAIM_QUERIES = 10
 OUTCOME_QUERIES = 12
 
 
-@pytest.fixture(autouse=True)
-def _inside_calling_hours():
-    cache.clear()
-    with time_machine.travel(CALLING_HOURS, tick=False):
-        yield
+pytestmark = pytest.mark.usefixtures("inside_calling_hours")
 
 
 @pytest.fixture
 def targets(campaign):
-    made = []
-    for n in range(3):
-        e164 = f"+86139{n:08d}"
-        contact = Contact.objects.create(
-            blind_index=keyring().blind_index(e164),
-            phone=e164,
-            name=f"名{n}",
-            province="SH",
-            timezone="Asia/Shanghai",
-        )
-        made.append(Target.objects.create(campaign=campaign, contact=contact))
-    return made
+    return make_targets(campaign, "139", province="SH")
 
 
 @pytest.fixture

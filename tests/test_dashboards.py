@@ -301,6 +301,24 @@ def test_a_coordinator_sees_their_campaigns_dashboard(client, coordinator, campa
     assert "script-src 'none'" in chart["Content-Security-Policy"]
 
 
+@pytest.mark.parametrize("with_history", [False, True])
+def test_every_chart_renders_with_and_without_calls(
+    client, coordinator, campaign, with_history, request
+):
+    from phonebank.dashboards.views import CAMPAIGN_CHARTS
+
+    if with_history:
+        request.getfixturevalue("history")
+    client.force_login(coordinator)
+    for name in CAMPAIGN_CHARTS:
+        chart = client.get(reverse("dashboards:chart", args=[campaign.slug, name]))
+        assert chart.status_code == 200, name
+        assert chart["Content-Type"].startswith("image/svg+xml"), name
+        assert chart.content.lstrip().startswith((b"<?xml", b"<svg")), name
+        if not with_history and name == "weeks":  # no objection heard: no series at all
+            assert b'class="no_data"' in chart.content
+
+
 def test_the_dashboard_refreshes_itself_as_a_fragment(client, coordinator, campaign, history):
     client.force_login(coordinator)
     url = reverse("dashboards:campaign", args=[campaign.slug])

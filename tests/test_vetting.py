@@ -12,8 +12,6 @@ import re
 from datetime import timedelta
 
 import pytest
-import time_machine
-from django.core.cache import cache
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
@@ -26,45 +24,20 @@ from phonebank.calling import selectors
 from phonebank.calling import services as calling
 from phonebank.calling.models import Outcome, Target, TargetStatus
 from phonebank.campaigns.services import member_add
-from phonebank.contacts.models import Contact
 from phonebank.lib.errors import DomainError
-from phonebank.lib.fields import keyring
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_targets
 
-CALLING_HOURS = "2026-11-25T02:00:00Z"  # 10:00 in Shanghai on a Wednesday
-
-
-@pytest.fixture(autouse=True)
-def _inside_calling_hours():
-    cache.clear()
-    with time_machine.travel(CALLING_HOURS, tick=False):
-        yield
-
-
-def _targets(campaign, prefix: str, n: int = 3) -> list[Target]:
-    made = []
-    for i in range(n):
-        e164 = f"+86{prefix}{i:08d}"
-        contact = Contact.objects.create(
-            blind_index=keyring().blind_index(e164),
-            phone=e164,
-            name=f"联系人{prefix}{i}",
-            country="CN",
-            province="BJ",
-            timezone="Asia/Shanghai",
-        )
-        made.append(Target.objects.create(campaign=campaign, contact=contact))
-    return made
+pytestmark = pytest.mark.usefixtures("inside_calling_hours")
 
 
 @pytest.fixture
 def spring_targets(campaign):
-    return _targets(campaign, "135")
+    return make_targets(campaign, "135")
 
 
 @pytest.fixture
 def autumn_targets(other_campaign):
-    return _targets(other_campaign, "134")
+    return make_targets(other_campaign, "134")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -21,33 +20,14 @@ from phonebank.contacts.models import Contact
 from phonebank.lib.errors import DomainError
 from phonebank.lib.fields import keyring
 from phonebank.registry.models import Declaration
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_targets
 
-CALLING_HOURS = "2026-11-25T02:00:00Z"  # 10:00 in Shanghai on a Wednesday
-
-
-@pytest.fixture(autouse=True)
-def _inside_calling_hours():
-    cache.clear()
-    with time_machine.travel(CALLING_HOURS, tick=False):
-        yield
+pytestmark = pytest.mark.usefixtures("inside_calling_hours")
 
 
 @pytest.fixture
 def targets(campaign):
-    made = []
-    for n in range(3):
-        e164 = f"+86137{n:08d}"
-        contact = Contact.objects.create(
-            blind_index=keyring().blind_index(e164),
-            phone=e164,
-            name=f"联系人{n}",
-            country="CN",
-            province="BJ",
-            timezone="Asia/Shanghai",
-        )
-        made.append(Target.objects.create(campaign=campaign, contact=contact))
-    return made
+    return make_targets(campaign, "137")
 
 
 def _link(campaign, coordinator, **kwargs) -> str:

@@ -5,23 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
-import time_machine
-from django.core.cache import cache
 
 from phonebank.calling.models import CallAttempt, Target, TargetStatus
 from phonebank.contacts.models import Contact
 from phonebank.lib.fields import keyring
 from phonebank.registry.models import Declaration
 
-CALLING_HOURS = "2026-11-25T02:00:00Z"  # 10:00 in Shanghai
 HX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture(autouse=True)
-def _inside_calling_hours():
-    cache.clear()
-    with time_machine.travel(CALLING_HOURS, tick=False):
-        yield
+pytestmark = pytest.mark.usefixtures("inside_calling_hours")
 
 
 @pytest.fixture

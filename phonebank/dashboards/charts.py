@@ -168,7 +168,9 @@ def objection_weeks_svg(data: ObjectionAnalytics, *, title: str) -> str:
         **_config(),
     )
     chart.x_labels = [monday.strftime("%m-%d") for monday in data.weeks]
-    chart.y_labels = int_labels(max([n for r in data.rows for n in r.weeks], default=0))
-    for row in [r for r in data.rows if r.times][:5]:
+    heard = [r for r in data.rows if r.times][:5]
+    if heard:  # else no series: pygal draws its "nothing to show" text (y labels would fail)
+        chart.y_labels = int_labels(max(n for r in heard for n in r.weeks))
+    for row in heard:
         chart.add(row.entry.objection, row.weeks)
     return clean(chart.render())
