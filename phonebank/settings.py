@@ -128,7 +128,10 @@ PHONEBANK_LOG_KEY, PHONEBANK_LOG_KEY_SOURCE = _secret(
     lambda: _log_key(PHONEBANK_LOG_ORIGIN or "localhost/phonebank-registry"),
 )
 PHONEBANK_UPLOAD_MAX_BYTES = _int("PHONEBANK_UPLOAD_MAX_BYTES", 200 * 1024 * 1024, minimum=1)
-PHONEBANK_IMPORT_PROCESSES = _int("PHONEBANK_IMPORT_PROCESSES", 2, minimum=1)
+# Parser processes beside the importing one. One is enough: the importing process, which
+# reads the file and writes the database, is the bound (docs/benchmarks.md), and a second
+# parser on two cores only takes CPU from it.
+PHONEBANK_IMPORT_PROCESSES = _int("PHONEBANK_IMPORT_PROCESSES", 1, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -257,3 +257,25 @@ def test_what_is_not_a_sealed_upload_does_not_open():
     for junk in (b"", b"phone\n13800138000\n", b"PBENC1"):
         with pytest.raises(DecryptionError):
             _open(junk)
+
+
+def test_the_blind_index_is_hmac_sha256_of_the_value_under_the_index_key():
+    import hashlib
+    import hmac
+
+    for value in ["+8613800138000", "", "张三"]:
+        expected = hmac.new(RING.index_key, value.encode(), hashlib.sha256).digest()
+        assert RING.blind_index(value) == expected
+
+
+@settings(max_examples=50, deadline=None)
+@given(texts=st.lists(st.text(), max_size=20))
+def test_values_sealed_together_each_open_alone_with_their_own_nonce(texts):
+    tokens = RING.encrypt_many(texts, "contact.phone")
+    assert [RING.decrypt(t, "contact.phone") for t in tokens] == texts
+    assert all(t.startswith(RING.current + "$") for t in tokens)
+    nonces = [base64.b64decode(t.partition("$")[2])[:12] for t in tokens]
+    assert len(set(nonces)) == len(nonces)
+    for t in tokens:
+        with pytest.raises(DecryptionError):
+            RING.decrypt(t, "contact.details")  # the column is bound, as with encrypt

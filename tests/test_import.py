@@ -13,6 +13,8 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phonebank.calling.models import Target, TargetStatus
 from phonebank.contacts import selectors, services
@@ -538,3 +540,48 @@ def test_the_row_estimate_counts_data_rows_exactly(tmp_path, ending):
     path.write_text("phone,name\n" + rows + ending, encoding="utf-8")
     table = open_table(lambda: open(path, "rb"))  # noqa: SIM115
     assert table.rows_total == 5000
+
+
+# -- the parsing half (pipeline) --------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(fields=st.lists(st.text(), min_size=4, max_size=4))
+def test_details_json_is_what_json_dumps_writes(fields):
+    from phonebank.contacts.pipeline import details_json
+
+    expected = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    assert details_json(*fields) == ("" if not any(fields) else expected)
+
+
+def test_a_batch_parses_as_its_rows_do_one_by_one():
+    from phonebank.contacts import pipeline
+
+    columns = {"phone": 0, "name": 1, "organisation": 2, "region": 3, "notes": 5}
+    rows = [
+        (2, ["13800138000", "王伟", "第一中学", "", "", "备注"]),
+        (3, ["+86 139 0000 0000", "", "", "", ""]),  # no details at all
+        (4, ["17012345678", "李", "", "广东", ""]),  # no province in the data: the region's
+        (5, ["12345", "bad", "", "", ""]),
+        (6, ["0755 8888 1234", "x" * 1001, "", "", ""]),  # a cell too long
+        (7, ["020 8888 1234"]),  # short row
+        (9, ["+1 650 253 0000", 'a "quoted" name\\n', "", "", "", ""]),
+        (10, ["", "no number"]),
+    ]
+    ring = keyring()
+    pipeline.init_worker(ring.dumps())
+    batch = pipeline.parse_batch((rows, columns, "CN", True))
+
+    def opened(t):  # sealed values differ by nonce: compare what they open to
+        if len(t) == 3:
+            return (t[0], t[1], ring.decrypt(t[2], "import.reject.row"))
+        phone = ring.decrypt(t[2], "contact.phone")
+        details = ring.decrypt(t[3], "contact.details") if t[3] else ""
+        return (t[0], t[1], phone, details, *t[4:])
+
+    one_by_one = [
+        tuple(pipeline.parse_row(ring, line, cells, columns, "CN")) for line, cells in rows
+    ]
+    assert [opened(t) for t in batch] == [opened(t) for t in one_by_one]
+    assert [len(t) for t in batch] == [9, 9, 9, 3, 3, 9, 9, 3]
+    assert opened(batch[2])[5] == "GD"

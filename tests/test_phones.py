@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 
 import pytest
@@ -138,3 +139,135 @@ def test_numbers_sharing_a_prefix_share_a_place_but_not_across_prefixes():
 def test_a_mobile_number_is_mobile_and_a_landline_is_not():
     assert phones.is_mobile(phones.normalise("13800138000"))
     assert not phones.is_mobile(phones.normalise("0755 8888 1234"))
+
+
+def _cn_numbers_of_every_prefix(every: int = 1, lengths=(10, 11, 11, 12)):
+    """Valid CN numbers for the keys of phonenumbers' CN geocoder and time-zone data (all of
+    them, or only every ``every``-th of the 9-digit ones) and for every 2-4 digit national
+    prefix, each with seeded random endings of the given lengths: numbers that share a key,
+    numbers whose longer prefixes are no key, numbers that agree on the cache's digits."""
+    import random
+
+    import phonenumbers
+    from phonenumbers.geodata import GEOCODE_DATA
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    rng = random.Random(86)
+    keys = sorted({k for d in (GEOCODE_DATA, TIMEZONE_DATA) for k in d if k.startswith("86")})
+    heads = [k[2:] for i, k in enumerate(keys) if len(k) < 9 or i % every == 0]
+    heads += [str(n) for n in range(10, 10000)]
+    numbers = []
+    for head in heads:
+        for length in lengths:
+            if len(head) < length:
+                raw = "+86" + head + "".join(rng.choices("0123456789", k=length - len(head)))
+                if phonenumbers.is_valid_number(phonenumbers.parse(raw)):
+                    numbers.append(phones.normalise(raw))
+    rng.shuffle(numbers)
+    return numbers
+
+
+def _compare_cached_and_uncached(monkeypatch, numbers):
+    assert all(isinstance(n, phones.Normalised) for n in numbers)
+    # Fresh caches, small enough to be cleared a few times on the way.
+    monkeypatch.setattr(phones, "_PREFIX_PLACES", {})
+    monkeypatch.setattr(phones, "_DATA_PLACES", {})
+    monkeypatch.setattr(phones, "_PLACES_MAX", len(numbers) // 5)
+    differ = [n.e164 for n in numbers if phones.place(n) != phones.place_uncached(n)]
+    assert differ == []
+    # and the caches were used: most answers came from another number's lookup
+    assert len(phones._DATA_PLACES) < len(numbers) // 5
+
+
+def test_the_cache_key_length_comes_from_the_data():
+    from phonenumbers.geodata import GEOCODE_DATA
+    from phonenumbers.tzdata import TIMEZONE_DATA
+
+    longest = max(len(k) for d in (GEOCODE_DATA, TIMEZONE_DATA) for k in d if k.startswith("86"))
+    assert phones.prefix_digits(86) == longest == 9  # "86" and 7 national digits
+
+
+def test_the_prefix_caches_give_what_phonenumbers_gives_for_cn_prefixes(monkeypatch):
+    numbers = _cn_numbers_of_every_prefix(every=10, lengths=(10, 11))
+    assert len(numbers) > 30_000
+    _compare_cached_and_uncached(monkeypatch, numbers)
+
+
+@pytest.mark.slow
+def test_the_prefix_caches_give_what_phonenumbers_gives_for_every_cn_prefix(monkeypatch):
+    numbers = _cn_numbers_of_every_prefix()
+    assert len(numbers) > 250_000
+    _compare_cached_and_uncached(monkeypatch, numbers)
+
+
+@pytest.mark.parametrize("country_code", [1, 7, 44, 54])
+def test_no_prefix_cache_where_the_place_depends_on_more_than_the_leading_digits(country_code):
+    # +1, +7 and +44 are shared by several regions; +54 strips a mobile token first.
+    assert phones.prefix_digits(country_code) == 0
+
+
+@pytest.mark.parametrize(
+    "raw", ["+1 650 253 0000", "+44 20 7946 0018", "+49 30 901820", "+61 2 9374 4000"]
+)
+def test_numbers_outside_china_get_the_uncached_place_too(raw):
+    n = phones.normalise(raw)
+    assert phones.place(n) == phones.place_uncached(n)
+
+
+# --- the fast path for plainly written mainland mobile numbers -------------------------------
+
+
+def _both(raw: str, region: str):
+    fast = phones.normalise(raw, region)
+    text = raw.strip()
+    generic = phones.normalise_generic(text, region)
+    return fast, generic
+
+
+def test_plain_mainland_mobiles_take_the_fast_path():
+    assert phones._cn_mobile("13812345678", "CN") is not None
+    assert phones._cn_mobile("+86 138 1234 5678", "US") is not None
+    assert phones._cn_mobile("138-1234-5678", "CN") is not None
+    assert phones._cn_mobile("13812345678", "US") is None  # a US reader's 1 is a country code
+    assert phones._cn_mobile("17951234567", "CN") is None  # 179xx is a carrier prefix
+    assert phones._cn_mobile("(138) 1234 5678", "CN") is None  # anything else: the generic path
+
+
+def test_the_fast_path_gives_what_phonenumbers_gives_for_every_mobile_prefix():
+    rng = random.Random(4)  # suffixes, not secrets
+    compared = 0
+    for prefix in range(1000, 2000):
+        for _ in range(3):
+            digits = f"{prefix}{rng.randrange(10**7):07d}"
+            spaced = f"{digits[:3]} {digits[3:7]} {digits[7:]}"
+            for raw, region in [
+                (digits, "CN"),
+                (digits, "US"),
+                (f"+86{digits}", "CN"),
+                (f"+86 {spaced}", "GB"),
+                (f"+86-{digits[:3]}-{digits[3:7]}-{digits[7:]}", "CN"),
+                (f"{digits[:3]}-{digits[3:7]}-{digits[7:]}", "CN"),
+                (f" {spaced} ", "CN"),
+            ]:
+                fast, generic = _both(raw, region)
+                assert fast == generic, (raw, region, fast, generic)
+                if isinstance(fast, phones.Normalised):
+                    assert fast.number == generic.number
+                    assert fast.number.country_code_source == generic.number.country_code_source
+                compared += 1
+    assert compared == 21000
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    digits=st.from_regex(r"1[0-9]{10}", fullmatch=True),
+    plus=st.booleans(),
+    separators=st.lists(st.sampled_from(["", " ", "-"]), min_size=11, max_size=11),
+    region=st.sampled_from(["CN", "US", "HK", "TW"]),
+)
+def test_the_fast_path_agrees_with_the_generic_one_on_any_separators(
+    digits, plus, separators, region
+):
+    raw = ("+86" if plus else "") + "".join(s + d for s, d in zip(separators, digits, strict=True))
+    fast, generic = _both(raw, region)
+    assert fast == generic

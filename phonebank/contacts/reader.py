@@ -347,7 +347,9 @@ def _open_csv(opener, head: bytes, mapping) -> Table:
 
     def data_rows() -> Iterator[tuple[int, list[str]]]:
         for line, cells in _csv_reader(opener, encoding, dialect):
-            if line > skip_until and any(c.strip() for c in cells):
+            # Not blank: some cell has more than whitespace (as any(c.strip() for c in
+            # cells), without a generator for every row of the file).
+            if line > skip_until and "".join(cells).strip():
                 yield line, cells
 
     total = max(lines - (1 if has_header else 0), 0)

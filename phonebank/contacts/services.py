@@ -10,6 +10,7 @@ import io
 import itertools
 import logging
 import multiprocessing
+import operator
 import os
 import sqlite3
 import uuid
@@ -44,8 +45,11 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = 1000  # one write transaction; SQLite claims must not wait long behind it
 INSERT_ROWS = 500  # rows per INSERT statement (SQLite allows 32,766 parameters)
 POOL_MIN_ROWS = 5000  # below this, starting worker processes costs more than it saves
-POOL_AHEAD = 2  # batches in flight per worker: enough to keep workers busy while we write
-SQLITE_IMPORT_CHECKPOINT_PAGES = 16000
+POOL_AHEAD = 3  # batches in flight per worker: one being parsed, two ready while we write
+# WAL pages between checkpoints while importing (~256 MB; SQLite's default is ~4 MB): each
+# batch rewrites ~1,000 scattered pages of the blind-index B-tree, and a longer WAL lets a
+# checkpoint write each page once for many batches.
+SQLITE_IMPORT_CHECKPOINT_PAGES = 64000
 SQLITE_IMPORT_CACHE_KIB = 64 * 1024  # page cache while importing (SQLite's default is 2 MB)
 STALE_AFTER = jobs.STALE_AFTER
 
@@ -219,7 +223,9 @@ def _fail(job: ImportJob, exc: Exception) -> ImportJob:
 
 
 def _batches(table: Table, after_line: int) -> Iterator[list[tuple[int, list[str]]]]:
-    rows = ((line, cells) for line, cells in table.rows() if line > after_line)
+    rows = table.rows()
+    if after_line:  # resuming; otherwise no generator in between for every row
+        rows = ((line, cells) for line, cells in rows if line > after_line)
     while batch := list(itertools.islice(rows, BATCH_ROWS)):
         yield batch
 
@@ -278,8 +284,10 @@ def _run(job: ImportJob, table: Table, *, progress=None) -> ImportJob:
         (batch, table.columns, job.default_region, enrich)
         for batch in _batches(table, job.resume_line)
     )
+    # Even one parser process beside this one (the default on 2 cores) pays: each then has a
+    # core, and this process, which bounds an import, only reads and writes.
     processes = settings.PHONEBANK_IMPORT_PROCESSES
-    use_pool = processes > 1 and (table.rows_total or 0) - job.resume_line >= POOL_MIN_ROWS
+    use_pool = (table.rows_total or 0) - job.resume_line >= POOL_MIN_ROWS
     pool = None
     try:
         if use_pool:
@@ -346,33 +354,38 @@ def _chunks(seq: list, size: int) -> Iterator[list]:
 
 
 def _write_batch(job: ImportJob, parsed: list) -> None:
-    """One transaction: new contacts, campaign links, rejects, counts and the resume point."""
-    parsed = pipeline.from_wire(parsed)
-    records = [r for r in parsed if isinstance(r, pipeline.Record)]
-    rejects = [r for r in parsed if isinstance(r, pipeline.Reject)]
+    """One transaction: new contacts, campaign links, rejects, counts and the resume point.
+
+    ``parsed`` is what ``pipeline.parse_batch`` returns (plain tuples; Records and Rejects
+    work too). Records are read by position, not turned back into named tuples: that cost
+    ~1.3 µs per row in this process, which is the one that bounds an import.
+    """
+    records = [r for r in parsed if len(r) == _RECORD_LEN]
+    rejects = [pipeline.Reject._make(r) for r in parsed if len(r) != _RECORD_LEN]
     seen: set[bytes] = set()
-    unique: list[pipeline.Record] = []
+    unique: list[tuple] = []
     for r in records:
-        if r.blind_index not in seen:
-            seen.add(r.blind_index)
+        if r[1] not in seen:  # the blind index
+            seen.add(r[1])
             unique.append(r)
     dup_in_batch = len(records) - len(unique)
     now = timezone.now()
     stamp = connection.ops.adapt_datetimefield_value(now)  # once, not once per row
     with transaction.atomic(), connection.cursor() as cur:
         if job.kind == ImportKind.DNC:
+            unique = [pipeline.Record._make(r) for r in unique]
             added = _insert_dnc(cur, unique, job, stamp)
             job.imported += added
             job.duplicates += len(unique) - added + dup_in_batch
             _close_targets_for(cur, [r.blind_index for r in unique])
         else:
-            on_dnc = _on_dnc(cur, [r.blind_index for r in unique])
-            fresh = [r for r in unique if r.blind_index not in on_dnc]
+            on_dnc = _on_dnc(cur, [r[1] for r in unique])
+            fresh = [r for r in unique if r[1] not in on_dnc] if on_dnc else unique
             new = _insert_contacts(cur, fresh, stamp)
-            _attach(cur, job.campaign_id, [r.blind_index for r in fresh], new, stamp)
+            _attach(cur, job.campaign_id, [r[1] for r in fresh], new, stamp)
             created = len(new)
             # Every row of a listed number counts as skipped, wherever the batches split.
-            skipped = sum(1 for r in records if r.blind_index in on_dnc)
+            skipped = sum(1 for r in records if r[1] in on_dnc) if on_dnc else 0
             job.skipped_dnc += skipped
             job.imported += created
             job.duplicates += len(records) - skipped - created
@@ -386,22 +399,36 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
                     [v for r in chunk for v in (job.pk, r.line, r.reason, r.row)],
                 )
             job.rejected += len(rejects)
-        job.resume_line = parsed[-1].line
+        job.resume_line = parsed[-1][0]
         job.heartbeat_at = now
-        job.save(
-            update_fields=[
-                "imported",
-                "duplicates",
-                "rejected",
-                "skipped_dnc",
-                "resume_line",
-                "heartbeat_at",
-            ]
+        # What job.save(update_fields=[...]) would write, without compiling an ORM update
+        # for every batch (0.3 ms each, in the process that bounds an import).
+        _execute(
+            cur,
+            f"UPDATE {ImportJob._meta.db_table} SET imported = %s, duplicates = %s, "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+            "rejected = %s, skipped_dnc = %s, resume_line = %s, heartbeat_at = %s WHERE id = %s",
+            [
+                job.imported,
+                job.duplicates,
+                job.rejected,
+                job.skipped_dnc,
+                job.resume_line,
+                stamp,
+                job.pk,
+            ],
         )
+
+
+_RECORD_LEN = len(pipeline.Record._fields)
 
 
 def _on_dnc(cur, indexes: list[bytes]) -> set[bytes]:
     if not indexes:
+        return set()
+    # An empty list (the usual case) answers for every number without binding 1,000 of them;
+    # asked in the batch's transaction, so a number listed meanwhile is still seen.
+    _execute(cur, f"SELECT 1 FROM {DoNotCall._meta.db_table} LIMIT 1", [])  # noqa: S608 - identifiers from model metadata  # nosec B608
+    if cur.fetchone() is None:
         return set()
     _execute(
         cur,
@@ -425,11 +452,15 @@ _CONTACT_COLS = (
 )
 
 
-def _insert_contacts(cur, records: list[pipeline.Record], now) -> dict[bytes, int]:
-    """Insert the contacts not known yet; returns {blind index: id} of those created."""
+def _insert_contacts(cur, records: list[tuple], now) -> dict[bytes, int]:
+    """Insert the contacts not known yet; returns {blind index: id} of those created.
+
+    In blind-index order: the keys are random, and SQLite inserts sorted ones into its
+    unique index with fewer cache misses (2-4% of the writer's time at 1M rows).
+    """
     created: dict[bytes, int] = {}
     table = Contact._meta.db_table
-    for chunk in _chunks(records, INSERT_ROWS):
+    for chunk in _chunks(sorted(records, key=operator.itemgetter(1)), INSERT_ROWS):
         _execute(
             cur,
             f"INSERT INTO {table} ({','.join(_CONTACT_COLS)}) VALUES "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
@@ -443,9 +474,9 @@ def _insert_contacts(cur, records: list[pipeline.Record], now) -> dict[bytes, in
 
 def _attach(cur, campaign_id: int, indexes: list[bytes], created: dict[bytes, int], now) -> None:
     """Link the batch's contacts to the campaign: new ones by the ids their insert
-    returned, known ones looked up by blind index."""
+    returned (in the file's order, the queue's), known ones looked up by blind index."""
     target, contact = Target._meta.db_table, Contact._meta.db_table
-    ids = list(created.values())
+    ids = [created[i] for i in indexes if i in created]
     known = [i for i in indexes if i not in created]
     for chunk in _chunks(known, INSERT_ROWS):
         _execute(
