@@ -107,3 +107,19 @@ def test_the_session_key_changes_at_password_sign_in(client, caller):
     # The planted key signs nobody in.
     client.cookies["sessionid"] = before
     assert "_auth_user_id" not in client.session
+
+
+def test_the_django_admin_s_password_change_is_the_site_s_bounded_one(signed_in, admin, hashing):
+    client = signed_in(admin)
+    for response in (
+        client.get("/admin/password_change/"),
+        client.post(
+            "/admin/password_change/",
+            {"old_password": TOO_LONG, "new_password1": TOO_LONG, "new_password2": TOO_LONG},
+        ),
+    ):
+        assert response.status_code == 302 and response["Location"] == "/accounts/password/"
+    assert hashing == []
+    admin.refresh_from_db()
+    assert admin.check_password(PASSWORD)
+    assert client.get("/accounts/password/").status_code == 200
