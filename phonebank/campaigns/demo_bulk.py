@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from django.db import connection, transaction
 
+from phonebank.lib.sqlitebulk import bulk_pragmas
+
 DAY = 86_400
 INSERT_ROWS = 500  # rows per INSERT statement where ids come back
 _SQLITE_MAX_PARAMS = 32_000  # SQLite allows 32,766 parameters per statement
@@ -201,25 +203,9 @@ def create_indexes(statements: list[str]) -> None:
             cur.execute(statement.replace("CREATE INDEX ", "CREATE INDEX IF NOT EXISTS ", 1))
 
 
-@contextlib.contextmanager
-def sqlite_bulk() -> Iterator[None]:
+def sqlite_bulk():
     """A large page cache and rarer WAL checkpoints on this connection, restored after."""
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cur:
-        cur.execute("PRAGMA cache_size")
-        (cache,) = cur.fetchone()
-        cur.execute("PRAGMA wal_autocheckpoint")
-        (checkpoint,) = cur.fetchone()
-        cur.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB:d}")
-        cur.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_CHECKPOINT_PAGES:d}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cur:
-            cur.execute(f"PRAGMA cache_size = {int(cache):d}")
-            cur.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint):d}")
+    return bulk_pragmas(cache_kib=SQLITE_CACHE_KIB, checkpoint_pages=SQLITE_CHECKPOINT_PAGES)
 
 
 class Background:

@@ -39,6 +39,7 @@ from phonebank.lib import crypto, jobs, phones, sealedfiles
 from phonebank.lib.errors import DomainError
 from phonebank.lib.fields import keyring
 from phonebank.lib.sealedfiles import sealed_opener
+from phonebank.lib.sqlitebulk import bulk_pragmas
 
 log = logging.getLogger(__name__)
 
@@ -246,33 +247,17 @@ def _in_order(pool, work: Iterator[tuple], *, ahead: int) -> Iterator[list]:
         yield pending.popleft().get()
 
 
-@contextlib.contextmanager
-def _import_cache() -> Iterator[None]:
-    """A larger SQLite page cache for the import, restored afterwards.
+def _import_cache():
+    """A larger SQLite page cache and rarer checkpoints for the import, restored afterwards.
 
     Each batch inserts ~1,000 random keys into the contacts' blind-index B-tree; with the
     default 2 MB cache most of those leaf pages are read again from disk on every batch once
-    the index outgrows it (about 100,000 contacts). Pages are only cached as they are read.
+    the index outgrows it (about 100,000 contacts), and each checkpoint writes (and syncs)
+    the pages the batches since the last one rewrote.
     """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cur:
-        cur.execute("PRAGMA cache_size")
-        (previous,) = cur.fetchone()
-        cur.execute("PRAGMA wal_autocheckpoint")
-        (checkpoint,) = cur.fetchone()
-        cur.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB:d}")
-        # Checkpoint every ~64 MB of WAL instead of every 4 MB: random inserts into the
-        # blind-index B-tree touch the same pages batch after batch, and each checkpoint
-        # writes (and syncs) them again.
-        cur.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_IMPORT_CHECKPOINT_PAGES:d}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cur:
-            cur.execute(f"PRAGMA cache_size = {int(previous):d}")
-            cur.execute(f"PRAGMA wal_autocheckpoint = {int(checkpoint):d}")
+    return bulk_pragmas(
+        cache_kib=SQLITE_IMPORT_CACHE_KIB, checkpoint_pages=SQLITE_IMPORT_CHECKPOINT_PAGES
+    )
 
 
 def _run(job: ImportJob, table: Table, *, progress=None) -> ImportJob:
