@@ -210,7 +210,10 @@ class Server:
         self._log = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.log_path = log
         command = [sys.executable, "-m", "phonebank.cli", "serve", "--host", HOST]
-        command += ["--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+        command += ["--port", str(port)]
+        # 0: serve's own default for the database
+        command += ["--workers", str(workers)] if workers else []
+        command += ["--threads", str(threads)] if threads else []
         command += [] if worker else ["--no-worker"]
         self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and args
             command, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
@@ -538,6 +541,12 @@ def bench(args: argparse.Namespace, say) -> dict:
         port = free_port()
         say(f"server: phonebank serve --host {HOST} --port {port} --no-worker …")
         server = Server(env, port, args.workers, args.threads, Path(tmp) / "server.log")
+        from phonebank.campaigns.management.commands.serve import defaults_for
+
+        default = defaults_for(
+            "postgresql" if args.database_url.startswith("postgres") else "sqlite"
+        )
+        args.workers, args.threads = args.workers or default[0], args.threads or default[1]
         try:
             server.wait_healthy(60)
             baseline, hot = Phase("healthz"), Phase("claims")
@@ -653,8 +662,15 @@ def main() -> None:
     )
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured s per round")
     parser.add_argument("--pages", type=int, default=200, help="workspace page requests")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (serve's)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (serve's)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="gunicorn workers (default: serve's for the database)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=0, help="threads per worker (default: serve's)"
+    )
     parser.add_argument("--database-url", default="", help="an empty database (default SQLite)")
     parser.add_argument("--seed", type=int, default=1949)
     parser.add_argument("--timeout", type=int, default=180, help="give up after this many s")

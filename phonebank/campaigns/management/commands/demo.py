@@ -2,10 +2,11 @@ import argparse
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from phonebank.campaigns import demo
-from phonebank.campaigns.management.commands.serve import serve
+from phonebank.campaigns.management.commands.serve import defaults_for, serve
 
 
 class Command(BaseCommand):
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         )
         # Tests run the large demo tiny; the size itself is what the demo shows.
         parser.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
-        parser.add_argument("--workers", type=int, default=2)
+        parser.add_argument("--workers", type=int, default=None, help="gunicorn workers")
 
     def handle(self, *args, host, port, no_serve, size, scale, workers, **options):
         call_command("migrate", interactive=False, verbosity=0)
@@ -41,7 +42,8 @@ class Command(BaseCommand):
         for name, password in creds.items():
             self.stdout.write(f"  sign in as {name:<12} password {password}")
         if not no_serve:
-            serve(host, port, workers, True, self.stdout)
+            default_workers, threads = defaults_for(connection.vendor)
+            serve(host, port, workers or default_workers, True, self.stdout, threads=threads)
 
     def _large(self, scale: float) -> None:
         from phonebank.campaigns.demo_large import demo_large_load

@@ -7,8 +7,22 @@ import time
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 
-WORKERS, THREADS = 2, 4  # gunicorn gthread; chosen by measurement (docs/benchmarks.md)
+# gunicorn gthread (workers, threads per worker), by database; chosen by measurement
+# (docs/benchmarks.md, bench/claims.py on two cores): on SQLite, threads of one process
+# contending for its write queue and the GIL cost 2.3x the CPU per claim or outcome, so one
+# thread per process; on PostgreSQL the split made no difference, and threads wait on the
+# database more cheaply than processes.
+DEFAULTS = {"sqlite": (4, 1), "postgresql": (2, 4)}
+WORKERS, THREADS = DEFAULTS["postgresql"]
+
+
+def defaults_for(vendor: str) -> tuple[int, int]:
+    """(workers, threads per worker) for a database vendor."""
+    return DEFAULTS.get(vendor, (WORKERS, THREADS))
+
+
 # What stops the server besides Ctrl-C: `kill`, systemd and container runtimes send SIGTERM;
 # a closed terminal sends SIGHUP (gunicorn would take it as "reload": here it means stop).
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -102,12 +116,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
-        parser.add_argument("--workers", type=int, default=WORKERS)
-        parser.add_argument("--threads", type=int, default=THREADS, help="threads per worker")
+        parser.add_argument(
+            "--workers", type=int, default=None, help="gunicorn workers (SQLite 4, PostgreSQL 2)"
+        )
+        parser.add_argument(
+            "--threads", type=int, default=None, help="threads per worker (SQLite 1, PostgreSQL 4)"
+        )
         parser.add_argument(
             "--no-worker", action="store_true", help="do not start the background import worker"
         )
 
     def handle(self, *args, host, port, workers, threads, no_worker, **options):
         call_command("migrate", interactive=False, verbosity=0)
-        serve(host, port, workers, not no_worker, self.stdout, threads=threads)
+        default_workers, default_threads = defaults_for(connection.vendor)
+        serve(
+            host,
+            port,
+            workers or default_workers,
+            not no_worker,
+            self.stdout,
+            threads=threads or default_threads,
+        )
