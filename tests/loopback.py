@@ -413,7 +413,7 @@ def child_world(p: dict) -> dict:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from phonebank.accounts.models import Role
+    from phonebank.accounts.models import Membership, Role
     from phonebank.accounts.services import token_create, user_create
     from phonebank.campaigns.demo import synthetic_rows
     from phonebank.campaigns.services import (
@@ -456,6 +456,10 @@ def child_world(p: dict) -> dict:
         )
         tokens.append(token_create(user=user, actor=None, name="reliability")[1])
         ids.append(user.pk)
+    # The latecomer is trusted in the campaign: a contact leased at a kill may be a callback
+    # its caller had claimed, and others' callbacks past their grace period go only to
+    # trusted callers.
+    Membership.objects.filter(user_id=ids[-1], campaign=campaign).update(trusted=True)
     return {
         "tokens": tokens[:-1],
         "caller_ids": ids[:-1],
@@ -578,8 +582,9 @@ def child_calling_facts(p: dict) -> dict:
 
 def child_reclaim(p: dict) -> dict:
     """The latecomer claims, in-process, at a time after every lease has run out and every
-    callback's grace period is over (a leased contact may be a callback its caller claimed),
-    and closes each contact it gets; which targets it was given."""
+    callback's grace period is over (a leased contact may be a callback its caller claimed;
+    the latecomer is trusted, so takes others' callbacks), and closes each contact it gets;
+    which targets it was given, and the state of those wanted and not given."""
     _django()
     from django.utils.dateparse import parse_datetime
 
@@ -603,7 +608,12 @@ def child_reclaim(p: dict) -> dict:
         attempts.append(attempt.pk)
         if set(p["wanted"]) <= set(given):
             break
-    return {"targets": given, "attempts": attempts}
+    # For a failure's message: the state of each wanted target the latecomer did not get.
+    missing = [
+        [t.pk, t.status, t.callback_caller_id, str(t.next_call_at), t.lease_holder_id]
+        for t in Target.objects.filter(pk__in=set(p["wanted"]) - set(given))
+    ]
+    return {"targets": given, "attempts": attempts, "missing": missing, "at": now.isoformat()}
 
 
 def child_declarations(p: dict) -> dict:

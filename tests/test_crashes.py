@@ -180,7 +180,7 @@ def test_serve_killed_while_callers_record_outcomes_loses_and_doubles_nothing(tm
                         "wanted": sorted(orphans.values()),
                     },
                 )
-                assert set(orphans.values()) <= set(given["targets"])
+                assert set(orphans.values()) <= set(given["targets"]), given["missing"]
                 unanswered.update(given["attempts"])  # the latecomer's, in-process
                 orphans = {}
 
