@@ -254,6 +254,21 @@ class Server:
         self._log.close()
 
 
+@contextlib.contextmanager
+def deadline(seconds: int):
+    """TimeoutError in the main thread once the block has run for ``seconds`` (SIGALRM)."""
+
+    def too_long(signum, frame):
+        raise TimeoutError(f"bench: gave up after {seconds} s")
+
+    signal.signal(signal.SIGALRM, too_long)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+
+
 def tree_cpu(root: int) -> float:
     """CPU seconds (user + system) used so far by a process and all its descendants."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -689,15 +704,8 @@ def main() -> None:
         if not args.json:
             print(text, file=sys.stderr, flush=True)
 
-    def too_long(signum, frame):
-        raise TimeoutError(f"bench: gave up after {args.timeout} s")
-
-    signal.signal(signal.SIGALRM, too_long)
-    signal.alarm(args.timeout)
-    try:
+    with deadline(args.timeout):
         result = bench(args, say)
-    finally:
-        signal.alarm(0)
     if args.json:
         print(json.dumps(result))
     else:

@@ -59,7 +59,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -69,7 +68,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script, too
-from bench.claims import HOST, Server, free_port, ms, percentile, tree_cpu
+from bench.claims import HOST, Server, deadline, free_port, ms, percentile, tree_cpu
 
 TARGET_PAGE_MS = 200.0
 TARGET_STATS_MS = 20.0
@@ -750,15 +749,8 @@ def main() -> None:
         if not args.json:
             print(text, file=sys.stderr, flush=True)
 
-    def too_long(signum, frame):
-        raise TimeoutError(f"bench: gave up after {args.timeout} s")
-
-    signal.signal(signal.SIGALRM, too_long)
-    signal.alarm(args.timeout)
-    try:
+    with deadline(args.timeout):
         result = bench(args, say)
-    finally:
-        signal.alarm(0)
     print(json.dumps(result) if args.json else "\n".join(report(result)))
     failed = any(v["error_count"] for v in result["sequential"].values())
     failed |= any(v["errors"] for v in result.get("concurrent", {}).values())

@@ -44,6 +44,7 @@ from phonebank.campaigns.demo_history import DAY, SHANGHAI, Caller, History
 from phonebank.campaigns.models import Campaign, PlaybookEntry, RetryRule
 from phonebank.contacts.models import Contact, DoNotCall
 from phonebank.contacts.pipeline import details_json
+from phonebank.contacts.services import CONTACT_INSERT_COLUMNS
 from phonebank.dashboards import rollups
 from phonebank.lib import phones
 from phonebank.lib.fields import keyring
@@ -316,18 +317,6 @@ def _volunteers(campaign: Campaign, plan_callers: list[Caller]) -> list[int]:
 
 # -- contacts and targets -------------------------------------------------------------------
 
-_CONTACT_COLUMNS = (
-    "blind_index",
-    "phone",
-    "details",
-    "country",
-    "province",
-    "city_zh",
-    "city_en",
-    "timezone",
-    "created_at",
-)
-
 
 def _contacts(people: list[Person], plan: Plan, report: _Progress) -> list[int]:
     """Seal every person as an import would and insert those not known yet (by blind
@@ -370,7 +359,7 @@ def _contacts_write(rows: list[tuple]) -> dict[bytes, int]:
     new = [r for r in rows if r[0] not in known]
     written = demo_bulk.insert_returning(
         table,
-        _CONTACT_COLUMNS,
+        CONTACT_INSERT_COLUMNS,
         new,
         conflict="ON CONFLICT (blind_index) DO NOTHING",
         returning="blind_index, id",

@@ -424,7 +424,9 @@ def _on_dnc(cur, indexes: list[bytes]) -> set[bytes]:
     return {row[0] for row in cur.fetchall()}
 
 
-_CONTACT_COLS = (
+# The columns a bulk insert of contacts writes, in the order of pipeline.Record after its
+# line number, then created_at (the import and the large demo both write them).
+CONTACT_INSERT_COLUMNS = (
     "blind_index",
     "phone",
     "details",
@@ -448,8 +450,8 @@ def _insert_contacts(cur, records: list[tuple], now) -> dict[bytes, int]:
     for chunk in _chunks(sorted(records, key=operator.itemgetter(1)), INSERT_ROWS):
         _execute(
             cur,
-            f"INSERT INTO {table} ({','.join(_CONTACT_COLS)}) VALUES "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-            f"{_placeholders(len(chunk), len(_CONTACT_COLS))} "
+            f"INSERT INTO {table} ({','.join(CONTACT_INSERT_COLUMNS)}) VALUES "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+            f"{_placeholders(len(chunk), len(CONTACT_INSERT_COLUMNS))} "
             "ON CONFLICT (blind_index) DO NOTHING RETURNING blind_index, id",
             [v for r in chunk for v in (*r[1:], now)],
         )
