@@ -10,7 +10,6 @@ from datetime import timedelta
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -289,6 +288,17 @@ def caller_approve(*, membership: Membership, actor) -> Membership:
     return locked
 
 
+def _sessions_and_tokens_end(user: User) -> int:
+    """Ends every session of ``user`` (a locked row: its session version is part of the
+    session hash, so every session's hash stops verifying) and revokes its API tokens;
+    how many tokens were revoked."""
+    user.session_version += 1
+    user.save(update_fields=["session_version"])
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
 @transaction.atomic
 def caller_suspend(*, membership: Membership, actor) -> Membership:
     """At once, in this membership's campaign: no more claims or outcomes there, the
@@ -306,7 +316,7 @@ def caller_suspend(*, membership: Membership, actor) -> Membership:
     # The caller's row too: a claim locks it (calling.services._one_claim_at_a_time), so a
     # claim under way finishes first and its lease is released below, and a later claim
     # sees this suspension.
-    User.objects.select_for_update().filter(pk=locked.user_id).exists()
+    user = User.objects.select_for_update().get(pk=locked.user_id)
     old = locked.status
     locked.status = CallerStatus.SUSPENDED
     locked.save(update_fields=["status"])
@@ -317,12 +327,7 @@ def caller_suspend(*, membership: Membership, actor) -> Membership:
         .exclude(pk=locked.pk)
         .exists()
     )
-    revoked = 0
-    if not elsewhere:
-        User.objects.filter(pk=locked.user_id).update(session_version=F("session_version") + 1)
-        revoked = ApiToken.objects.filter(user_id=locked.user_id, revoked_at__isnull=True).update(
-            revoked_at=timezone.now()
-        )
+    revoked = 0 if elsewhere else _sessions_and_tokens_end(user)
     _audit_vetting(
         locked,
         "accounts.caller.suspended",
@@ -370,10 +375,8 @@ def user_suspend(*, user: User, actor) -> User:
 
     locked = _caller_locked(user, actor)
     locked.suspended = True
-    locked.session_version += 1  # every session's hash changes: all of them end
-    locked.save(update_fields=["suspended", "session_version"])
-    now = timezone.now()
-    revoked = ApiToken.objects.filter(user=locked, revoked_at__isnull=True).update(revoked_at=now)
+    locked.save(update_fields=["suspended"])
+    revoked = _sessions_and_tokens_end(locked)
     released = leases_release_all(caller=locked)
     handed = callbacks_hand_over(caller=locked)
     log_action(

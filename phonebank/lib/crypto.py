@@ -114,9 +114,7 @@ class Keyring:
     # -- use ----------------------------------------------------------------------------
 
     def encrypt(self, plaintext: str, column: str) -> str:
-        nonce = os.urandom(_NONCE)
-        sealed = self._aead[self.current].encrypt(nonce, plaintext.encode(), column.encode())
-        return f"{self.current}${_b64(nonce + sealed)}"
+        return self.encrypt_many([plaintext], column)[0]
 
     def encrypt_many(self, plaintexts: list[str], column: str) -> list[str]:
         """``[encrypt(p, column) for p in plaintexts]``, with one random nonce per value
