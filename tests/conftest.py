@@ -18,11 +18,18 @@ PASSWORD = "correct horse battery staple"
 CALLING_HOURS = "2026-11-25T02:00:00Z"  # 10:00 in Shanghai on a Wednesday
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: the database is rolled back after a test, but
+    the process's cache is not, and ids are reused, so a campaign's cached time zones (or a
+    rate limit) from an earlier test would otherwise apply to another campaign."""
+    cache.clear()
+
+
 @pytest.fixture
 def inside_calling_hours():
-    """Time frozen inside the default calling hours of contacts in Shanghai; caches (the
-    open zones, the rate limits) cleared. Used by ``pytestmark`` in the calling tests."""
-    cache.clear()
+    """Time frozen inside the default calling hours of contacts in Shanghai. Used by
+    ``pytestmark`` in the calling tests."""
     with time_machine.travel(CALLING_HOURS, tick=False):
         yield
 

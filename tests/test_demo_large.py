@@ -442,3 +442,11 @@ def test_serve_stops_gunicorn_and_the_worker_on_a_signal(served_home, stop):
         for pid in children:  # whatever a failure left behind
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_the_history_s_outcome_codes_are_calling_s_outcomes_in_order():
+    """demo_history keeps its own copy (it runs without Django); its codes index into it."""
+    from phonebank.calling.models import Outcome
+    from phonebank.campaigns import demo_history
+
+    assert tuple(Outcome.values) == demo_history.OUTCOMES
