@@ -269,8 +269,8 @@ def deadline(seconds: int):
         signal.alarm(0)
 
 
-def tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by a process and all its descendants."""
+def tree_cpu_by_process(root: int) -> dict[int, float]:
+    """CPU seconds (user + system) used so far by a process and each of its descendants."""
     ticks = os.sysconf("SC_CLK_TCK")
     parent: dict[int, int] = {}
     used: dict[int, int] = {}
@@ -282,15 +282,61 @@ def tree_cpu(root: int) -> float:
                 continue
             parent[int(entry)] = int(fields[1])
             used[int(entry)] = int(fields[11]) + int(fields[12])  # utime, stime
-    mine, total, changed = {root}, used.get(root, 0), True
+    mine, changed = {root}, True
     while changed:
         changed = False
         for pid, ppid in parent.items():
             if ppid in mine and pid not in mine:
                 mine.add(pid)
-                total += used[pid]
                 changed = True
-    return total / ticks
+    return {pid: used.get(pid, 0) / ticks for pid in mine}
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by a process and all its descendants."""
+    return sum(tree_cpu_by_process(root).values())
+
+
+class DatabaseCpu:
+    """CPU seconds used by the PostgreSQL backends serving a database, when they run on this
+    machine (their /proc entries readable); ``snapshot()`` is None otherwise. The bench's
+    own connection is left out. On SQLite the database's work is in the server's CPU."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def snapshot(self) -> dict[int, float] | None:
+        if not self.url.startswith("postgres"):
+            return None
+        import psycopg  # the server's own dependency
+
+        try:
+            with psycopg.connect(self.url, connect_timeout=5) as conn:
+                pids = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT pid FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                ]
+        except psycopg.Error:
+            return None
+        ticks = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+            except OSError:
+                return None  # another machine's (or vanished): not counted at all
+            found[pid] = (int(fields[11]) + int(fields[12])) / ticks
+        return found
+
+    @staticmethod
+    def used(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        """CPU seconds between two snapshots (a backend started in between: all of its)."""
+        if before is None or after is None:
+            return None
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 # -- the client --------------------------------------------------------------------------------
@@ -336,6 +382,8 @@ class Phase:
         self.outcomes_ok = 0  # over the whole run, warm-ups included
         self.server_cpu = 0.0  # CPU seconds of the server's processes in the windows
         self.client_cpu = 0.0  # and of this process (the client)
+        self.database_cpu: float | None = 0.0  # and of PostgreSQL's backends (None: unknown)
+        self.busiest: list[float] = []  # per window, the busiest server process's share
 
     def add(self, kind: str, done: float, latency: float) -> None:
         with self.lock:
@@ -367,6 +415,13 @@ class Phase:
         figures["server_cpu_ms_per_request"] = round(self.server_cpu * 1000 / max(total, 1), 3)
         figures["client_cpu_ms_per_request"] = round(self.client_cpu * 1000 / max(total, 1), 3)
         figures["server_cores_busy"] = round(self.server_cpu / seconds, 2)
+        figures["database_cpu_ms_per_request"] = (
+            None
+            if self.database_cpu is None
+            else round(self.database_cpu * 1000 / max(total, 1), 3)
+        )
+        # 1/workers when the load is spread evenly, 1.0 when one process served it all.
+        figures["busiest_process_share"] = [round(b, 2) for b in self.busiest]
         figures["errors"] = dict(self.errors)
         if self.kind == "claims":
             figures["empty_claims"] = self.empty
@@ -378,10 +433,17 @@ class Phase:
 
 
 def run_round(
-    port: int, tokens: list[str], phase: Phase, warmup: float, duration: float, server_pid: int
+    port: int,
+    tokens: list[str],
+    phase: Phase,
+    warmup: float,
+    duration: float,
+    server_pid: int,
+    database: DatabaseCpu | None = None,
 ):
     """K threads, each with its own new connection, for warmup + duration seconds; only
-    requests completed in the last `duration` seconds count, and the CPU time used then."""
+    requests completed in the last `duration` seconds count, and the CPU time used then
+    (the server's, this client's and, when ``database`` can tell, PostgreSQL's)."""
     start_gate = threading.Barrier(len(tokens) + 1)
     window: dict[str, float] = {}
 
@@ -450,10 +512,19 @@ def run_round(
     window["begin"], window["end"] = now + warmup, now + warmup + duration
     start_gate.wait(timeout=30)
     time.sleep(max(0.0, window["begin"] - time.perf_counter()))
-    server0, client0 = tree_cpu(server_pid), time.process_time()
+    database0 = database.snapshot() if database else None
+    server0, client0 = tree_cpu_by_process(server_pid), time.process_time()
     time.sleep(max(0.0, window["end"] - time.perf_counter()))
-    phase.server_cpu += tree_cpu(server_pid) - server0
-    phase.client_cpu += time.process_time() - client0
+    server1, client1 = tree_cpu_by_process(server_pid), time.process_time()
+    database1 = database.snapshot() if database else None
+    used = [cpu - server0.get(pid, 0.0) for pid, cpu in server1.items()]
+    phase.server_cpu += sum(used)
+    phase.client_cpu += client1 - client0
+    phase.busiest.append(max(used) / sum(used) if sum(used) else 0.0)
+    db = DatabaseCpu.used(database0, database1)
+    phase.database_cpu = (
+        None if db is None or phase.database_cpu is None else phase.database_cpu + db
+    )
     for t in threads:
         t.join(timeout=duration + warmup + 30)
     if any(t.is_alive() for t in threads):
@@ -565,16 +636,17 @@ def bench(args: argparse.Namespace, say) -> dict:
         try:
             server.wait_healthy(60)
             baseline, hot = Phase("healthz"), Phase("claims")
+            database = DatabaseCpu(args.database_url)
             share = args.duration / args.rounds
             for n in range(1, args.rounds + 1):
                 say(
                     f"round {n}/{args.rounds}: GET /healthz, {args.callers} connections, {share:.0f} s …"
                 )
-                run_round(port, tokens, baseline, args.warmup, share, server.proc.pid)
+                run_round(port, tokens, baseline, args.warmup, share, server.proc.pid, database)
                 say(
                     f"round {n}/{args.rounds}: claim → outcome, {args.callers} callers, {share:.0f} s …"
                 )
-                run_round(port, tokens, hot, args.warmup, share, server.proc.pid)
+                run_round(port, tokens, hot, args.warmup, share, server.proc.pid, database)
             healthz, claims = baseline.summary(), hot.summary()
             say(f"workspace page: {args.pages} × GET /call/{SLUG}/ over HTTP …")
             workspace = workspace_over_http(port, password, args.pages)
@@ -598,6 +670,12 @@ def bench(args: argparse.Namespace, say) -> dict:
     ratio = claims["requests_per_s"] / base if base else 0.0
     cpu_hot = claims["server_cpu_ms_per_request"]
     cpu_ratio = healthz["server_cpu_ms_per_request"] / cpu_hot if cpu_hot else 0.0
+    # With PostgreSQL's backends on this machine too: all the CPU a request costs here.
+    total_cpu_ratio = None
+    if claims["database_cpu_ms_per_request"] is not None:
+        total_hot = cpu_hot + claims["database_cpu_ms_per_request"]
+        total_base = healthz["server_cpu_ms_per_request"] + healthz["database_cpu_ms_per_request"]
+        total_cpu_ratio = round(total_base / total_hot, 3) if total_hot else 0.0
     return {
         "database": "postgresql" if args.database_url.startswith("postgres") else "sqlite",
         "contacts": args.contacts,
@@ -611,6 +689,7 @@ def bench(args: argparse.Namespace, say) -> dict:
         "claims": claims,
         "ratio": round(ratio, 3),
         "cpu_ratio": round(cpu_ratio, 3),
+        "total_cpu_ratio": total_cpu_ratio,
         "workspace_http": workspace,
         "workspace_inprocess": workspace_inproc,
         "database_check": check,
@@ -645,6 +724,20 @@ def report(r: dict) -> list[str]:
         f"server busy {h['server_cores_busy']:.2f} / {c['server_cores_busy']:.2f} cores; "
         f"client {h['client_cpu_ms_per_request']:.2f} / {c['client_cpu_ms_per_request']:.2f} ms"
         "/request",
+        *(
+            [
+                f"  PostgreSQL backends' CPU per request: healthz "
+                f"{h['database_cpu_ms_per_request']:.2f} ms, claim/outcome "
+                f"{c['database_cpu_ms_per_request']:.2f} ms; server + database CPU ratio "
+                f"{r['total_cpu_ratio']:.2f}"
+            ]
+            if r["total_cpu_ratio"] is not None
+            else []
+        ),
+        "  busiest server process's share of the server CPU, per round: healthz "
+        f"{', '.join(f'{b:.2f}' for b in h['busiest_process_share'])}; claim/outcome "
+        f"{', '.join(f'{b:.2f}' for b in c['busiest_process_share'])} "
+        f"(1/{r['workers']} is even, 1.00 one process)",
         f"  double hand-outs: {c['double_handouts']} in the responses; "
         f"{db['targets_called_twice']} targets called twice in the database; "
         f"{db['attempts']:,} calls recorded for {c['outcomes_ok_total']:,} outcomes answered",

@@ -221,6 +221,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters bound by the server, so that psycopg prepares a statement once it has run
+    # PHONEBANK_PG_PREPARE_THRESHOLD times on a connection: the claim's and outcome's few
+    # statements are then planned once per connection instead of on every request (a
+    # third of PostgreSQL's CPU on the hot path, docs/benchmarks.md). 0 turns preparing
+    # off, for a transaction-pooling PgBouncer older than 1.21.
+    _prepare = _int("PHONEBANK_PG_PREPARE_THRESHOLD", 5)
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=_prepare or None
+    )
 # Connections outlive a request (one per server thread). On SQLite this also spares each
 # request opening the file, running init_command and re-reading the schema, and keeps the
 # prepared statements of the claim path: 1-2 ms of CPU per request (docs/benchmarks.md).

@@ -9,6 +9,9 @@ from phonebank.api.api import api
 urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", account_views.healthz, name="healthz"),
+    # Early: every API request (claims and outcomes are the hot path) resolves its view here,
+    # and no other pattern begins with "api/".
+    path("api/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),
     path("join/<str:token>/", account_views.join, name="join"),
     path(
@@ -32,7 +35,6 @@ urlpatterns = [
     path("call/", include("phonebank.calling.urls")),
     path("dashboards/", include("phonebank.dashboards.urls")),
     path("", include("phonebank.contacts.urls")),
-    path("api/", api.urls),
     path("registry/", include("phonebank.registry.urls")),
     path("log/", include("phonebank.tlog.urls")),
     path("admin/", admin.site.urls),

@@ -73,6 +73,22 @@ def _member_check(user) -> tuple[str, list]:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _campaign_for_member_sql(vendor: str, admin: bool):
+    from phonebank.accounts.models import Membership
+    from phonebank.campaigns.models import Campaign
+    from phonebank.lib import rawsql
+
+    columns, member = rawsql.columns(Campaign, "c"), rawsql.columns(Membership, "m")
+    sql = (
+        f"SELECT {columns.sql}, {member.sql} FROM {rawsql.table(Campaign)} c "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        f"LEFT OUTER JOIN {rawsql.table(Membership)} m "
+        "ON m.campaign_id = c.id AND m.user_id = %s WHERE c.slug = %s"
+        + ("" if admin else " AND m.id IS NOT NULL")
+    )
+    return sql, columns, member
+
+
 def campaign_for_member(user, slug: str):
     """The campaign, if this user may see it (``Campaign.objects.visible_to``); 404 otherwise.
 
@@ -80,19 +96,9 @@ def campaign_for_member(user, slug: str):
     not a member), read in the same statement: its status and trust are what the claim
     checks, so the claim needs no query of its own for them. One hand-written statement: it
     runs on every claim (lib/rawsql.py says why)."""
-    from phonebank.accounts.models import Membership
-    from phonebank.campaigns.models import Campaign
-    from phonebank.lib import rawsql
-
     if not user.is_authenticated:
         raise Http404
-    columns, member = rawsql.columns(Campaign, "c"), rawsql.columns(Membership, "m")
-    sql = (
-        f"SELECT {columns.sql}, {member.sql} FROM {rawsql.table(Campaign)} c "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-        f"LEFT OUTER JOIN {rawsql.table(Membership)} m "
-        "ON m.campaign_id = c.id AND m.user_id = %s WHERE c.slug = %s"
-        + ("" if user.is_admin else " AND m.id IS NOT NULL")
-    )
+    sql, columns, member = _campaign_for_member_sql(connection.vendor, user.is_admin)
     with connection.cursor() as cursor:
         cursor.execute(sql, [user.pk, slug])
         row = cursor.fetchone()

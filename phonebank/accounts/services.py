@@ -4,6 +4,7 @@ audited."""
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from datetime import timedelta
 
@@ -126,6 +127,17 @@ def token_create(*, user: User, actor, name: str = "") -> tuple[ApiToken, str]:
     return token, raw
 
 
+@functools.lru_cache(maxsize=8)
+def _token_sql(vendor: str) -> tuple[str, rawsql.Columns, rawsql.Columns]:
+    token, user = rawsql.columns(ApiToken, "t", "id", "last_used_at"), rawsql.columns(User, "u")
+    sql = (
+        f"SELECT {token.sql}, {user.sql} FROM {rawsql.table(ApiToken)} t "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        f"INNER JOIN {rawsql.table(User)} u ON u.id = t.user_id "
+        "WHERE t.key_hash = %s AND t.revoked_at IS NULL AND u.is_active = %s"
+    )
+    return sql, token, user
+
+
 def token_authenticate(raw: str) -> User | None:
     """The active user an unrevoked token belongs to, or None.
 
@@ -136,12 +148,7 @@ def token_authenticate(raw: str) -> User | None:
     """
     if not raw or len(raw) > 100:
         return None
-    token, user = rawsql.columns(ApiToken, "t", "id", "last_used_at"), rawsql.columns(User, "u")
-    sql = (
-        f"SELECT {token.sql}, {user.sql} FROM {rawsql.table(ApiToken)} t "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-        f"INNER JOIN {rawsql.table(User)} u ON u.id = t.user_id "
-        "WHERE t.key_hash = %s AND t.revoked_at IS NULL AND u.is_active = %s"
-    )
+    sql, token, user = _token_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [token_hash(raw), True])
         row = cursor.fetchone()

@@ -18,3 +18,18 @@ def log_action(obj: models.Model | None, action: str, *, actor=None, **data: Any
         data=data,
     )
     return rawsql.insert(entry)  # every audited write pays for it: no query compiling
+
+
+def log_action_from(
+    model: type[models.Model], source: str, action: str, *, actor=None, **data: Any
+) -> tuple[str, list]:
+    """``log_action`` on the row of ``model`` that ``source`` returns (its ``id``), as a
+    statement and parameters, to run inside the very statement that writes that row (a
+    data-modifying WITH on PostgreSQL): no row there, no entry."""
+    entry = LogEntry(
+        actor=actor if getattr(actor, "pk", None) else None,
+        action=action,
+        object_type=model._meta.label_lower,
+        data=data,
+    )
+    return rawsql.insert_from(entry, source, object_id=f"{source}.id::text")

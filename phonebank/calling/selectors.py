@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -45,14 +46,20 @@ def open_zones(campaign, now: datetime) -> list[str]:
     ]
 
 
-def target_with_contact(pk: int) -> Target:
-    """A target with its contact loaded, as ``select_related("contact")`` gives it, in one
-    hand-written statement (it follows every claim; lib/rawsql.py says why)."""
+@functools.lru_cache(maxsize=8)
+def _target_with_contact_sql(vendor: str):
     target, contact = rawsql.columns(Target, "t"), rawsql.columns(Contact, "k")
     sql = (
         f"SELECT {target.sql}, {contact.sql} FROM {rawsql.table(Target)} t "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
         f"INNER JOIN {rawsql.table(Contact)} k ON k.id = t.contact_id WHERE t.id = %s"
     )
+    return sql, target, contact
+
+
+def target_with_contact(pk: int) -> Target:
+    """A target with its contact loaded, as ``select_related("contact")`` gives it, in one
+    hand-written statement (it follows every claim; lib/rawsql.py says why)."""
+    sql, target, contact = _target_with_contact_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [pk])
         row = cursor.fetchone()

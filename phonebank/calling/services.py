@@ -17,13 +17,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phonebank.accounts.models import CallerStatus, Membership, Role, caller_standing
-from phonebank.audit.services import log_action
+from phonebank.audit.services import log_action, log_action_from
 from phonebank.calling import selectors
 from phonebank.calling.models import CallAttempt, ClaimWindow, Outcome, Target, TargetStatus
 from phonebank.campaigns.models import Campaign, PlaybookEntry, RetryRule
 from phonebank.contacts.models import Contact, DoNotCall
 from phonebank.contacts.services import dnc_add
-from phonebank.dashboards.services import queue_dry_note, rollups_add
+from phonebank.dashboards.services import queue_dry_note, rollups_add, rollups_add_from
 from phonebank.lib import rawsql
 from phonebank.lib.errors import DomainError
 from phonebank.registry.models import Source
@@ -188,24 +188,21 @@ def _scraping_check(caller, window: ClaimWindow, today) -> None:
 
 
 @functools.lru_cache(maxsize=64)
-def _claim_statements(
-    vendor: str, zones: int, trusted: bool = True, vetted: bool = False
-) -> tuple[str, ...]:
-    """SQL for a claim: renew the lease held, else lease the first free contact of each
-    candidate query in turn, each one ``UPDATE … RETURNING id``.
+def _candidate_queries(vendor: str, zones: int, trusted: bool) -> tuple[str, ...]:
+    """The candidate queries of ``selectors.candidates`` in their order, each ``SELECT t.id
+    … LIMIT 1`` (``FOR UPDATE OF t SKIP LOCKED`` on PostgreSQL); none without open zones.
 
-    The three candidate queries are those of ``selectors.candidates`` (which stays the
-    readable statement of the rules; keep the two in step). Built with the ORM they cost
-    about 1.5 ms of query compiling per claim, all of it inside the write transaction.
-    ``vetted`` (callers): a lease is only written while the caller is still approved in the
-    campaign and not suspended by an admin, read inside the write transaction, so a
-    suspension that lands between the check before it and the claim still holds.
+    ``selectors.candidates`` stays the readable statement of the rules; keep the two in
+    step. Built with the ORM they cost about 1.5 ms of query compiling per claim, all of it
+    inside the write transaction. Others' callbacks past the grace period are only for
+    ``trusted`` callers. Parameters: ``_candidate_params``.
     """
+    if not zones:
+        return ()
     # Only quoted table names and placeholders are put into the text; values are parameters.
     q = connection.ops.quote_name
     t, c = q(Target._meta.db_table), q(Contact._meta.db_table)
     dnc = q(DoNotCall._meta.db_table)
-    m, u = q(Membership._meta.db_table), q(get_user_model()._meta.db_table)
     lock = " FOR UPDATE OF t SKIP LOCKED" if vendor == "postgresql" else ""
     free = "(t.lease_holder_id IS NULL OR t.lease_expires_at <= %s)"
     base = (
@@ -226,60 +223,129 @@ def _claim_statements(
         f"{others} AND t.status = %s AND (t.next_call_at IS NULL OR t.next_call_at <= %s) "
         "ORDER BY t.next_call_at ASC NULLS FIRST, t.id ASC",
     ]
-    approved = (
+    if not trusted:
+        del queries[1]
+    return tuple(f"{query} LIMIT 1{lock}" for query in queries)
+
+
+def _candidate_params(campaign, caller, trusted: bool, now: datetime, zones) -> list:
+    """The parameters of ``_candidate_queries(…, len(zones), trusted)``, all in turn."""
+    adapt = connection.ops.adapt_datetimefield_value
+    at = adapt(now)
+    grace = adapt(now - timedelta(minutes=campaign.callback_grace_minutes))
+    steps = [
+        [TargetStatus.CALLBACK.value, caller.pk, at],
+        [TargetStatus.CALLBACK.value, grace, at],
+        [TargetStatus.OPEN.value, at],
+    ]
+    if not trusted:
+        del steps[1]
+    return [p for step in steps for p in (campaign.pk, *zones, at, *step)] if zones else []
+
+
+def _approved_sql(vetted: bool) -> str:
+    """``vetted`` (callers): a lease is only written while the caller is still approved in
+    the campaign and not suspended by an admin, read in the statement that writes it, so a
+    suspension that lands between the check before it and the claim still holds.
+    Parameters: ``_approved_params``."""
+    if not vetted:
+        return ""
+    q = connection.ops.quote_name
+    m, u = q(Membership._meta.db_table), q(get_user_model()._meta.db_table)
+    return (
         f" AND EXISTS (SELECT 1 FROM {m} m INNER JOIN {u} u ON u.id = m.user_id "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
         "WHERE m.campaign_id = %s AND m.user_id = %s AND m.status = %s AND u.suspended = %s)"
-        if vetted
-        else ""
     )
-    lease = (
-        f"UPDATE {t} SET lease_holder_id = %s, lease_expires_at = %s, leased_at = %s "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-        "WHERE id = ({query} LIMIT 1{lock}) "
-        f"AND (lease_holder_id IS NULL OR lease_expires_at <= %s){approved} RETURNING id"
-    )
-    renew = (
-        f"UPDATE {t} SET lease_expires_at = %s WHERE id = (SELECT t.id FROM {t} t "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+
+
+def _approved_params(campaign, caller, vetted: bool) -> list:
+    return [campaign.pk, caller.pk, CallerStatus.APPROVED.value, False] if vetted else []
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_statements(
+    vendor: str, zones: int, trusted: bool = True, vetted: bool = False
+) -> tuple[str, str]:
+    """SQL for a claim: renew the lease the caller holds, else lease the first free contact
+    of the candidate queries (``_candidate_queries``), taken in turn in one ``COALESCE``.
+
+    SQLite: (renew, lease), each ``UPDATE … RETURNING id``, run one after the other.
+
+    PostgreSQL: (lock, claim). ``lock`` locks the caller's row, so that one caller's
+    crossing claims (a double click, two tabs) wait for each other: each would otherwise
+    find nothing held and lease a contact of its own; the second now finds the first one's
+    lease and renews it (SQLite already runs claims one at a time). It must be a statement
+    of its own: the claim after it then reads the rows as they are once the lock is ours.
+    ``claim`` renews or leases in one statement and answers the row with its contact and
+    whether it was a renewal, so that a claim is one round trip.
+    """
+    q = connection.ops.quote_name
+    t = q(Target._meta.db_table)
+    candidates = [f"({query})" for query in _candidate_queries(vendor, zones, trusted)]
+    free = "(lease_holder_id IS NULL OR lease_expires_at <= %s)"
+    approved = _approved_sql(vetted)
+    held = (
+        f"SELECT t.id FROM {t} t "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
         "WHERE t.campaign_id = %s AND t.lease_holder_id = %s AND t.lease_expires_at > %s "
-        "ORDER BY t.id ASC LIMIT 1) RETURNING id"
+        "ORDER BY t.id ASC LIMIT 1"
     )
-    return (renew, *(lease.format(query=query, lock=lock) for query in queries))
+    if vendor != "postgresql":
+        renew = f"UPDATE {t} SET lease_expires_at = %s WHERE id = ({held}) RETURNING id"  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        lease = (
+            f"UPDATE {t} SET lease_holder_id = %s, lease_expires_at = %s, leased_at = %s "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+            f"WHERE id = COALESCE({', '.join(candidates)}) AND {free}{approved} RETURNING id"
+        )
+        return renew, lease
+    user = q(get_user_model()._meta.db_table)
+    target, contact = rawsql.columns(Target, t), rawsql.columns(Contact, "k")
+    lock = f"SELECT 1 FROM {user} WHERE id = %s FOR NO KEY UPDATE"  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+    mine = "id IN (SELECT id FROM held)"
+    claim = (
+        f"WITH held AS ({held}), chosen AS ("  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        f"UPDATE {t} SET lease_holder_id = %s, lease_expires_at = %s, "
+        f"leased_at = CASE WHEN {mine} THEN leased_at ELSE %s END "
+        f"WHERE id = COALESCE({', '.join(['(SELECT id FROM held)', *candidates])}) "
+        f"AND ({mine} OR ({free}{approved})) RETURNING {target.sql}) "
+        f"SELECT {rawsql.columns(Target, 'chosen').sql}, {contact.sql}, "
+        "chosen.id IN (SELECT id FROM held) FROM chosen "
+        f"INNER JOIN {q(Contact._meta.db_table)} k ON k.id = chosen.contact_id"
+    )
+    return lock, claim
 
 
 def _lease(
     campaign, caller, trusted: bool, now: datetime, lease_until: datetime, zones
-) -> tuple[int | None, bool]:
-    """(target id, renewed): the contact held, its lease renewed, else the next one leased.
-    ``trusted``: the caller takes others' callbacks and reserved contacts here."""
+) -> tuple[int | None, bool, Target | None]:
+    """(target id, renewed, the target with its contact when read already): the contact
+    held, its lease renewed, else the next one leased. ``trusted``: the caller takes
+    others' callbacks and reserved contacts here."""
     adapt = connection.ops.adapt_datetimefield_value
     at, until = adapt(now), adapt(lease_until)
     vetted = caller.role == Role.CALLER
-    renew, *leases = _claim_statements(connection.vendor, len(zones), trusted, vetted)
-    still_approved = [campaign.pk, caller.pk, CallerStatus.APPROVED.value, False] if vetted else []
+    first, then = _claim_statements(connection.vendor, len(zones), trusted, vetted)
+    held = [campaign.pk, caller.pk, at]
+    candidates = _candidate_params(campaign, caller, trusted, now, zones)
+    approved = _approved_params(campaign, caller, vetted)
     with connection.cursor() as cursor:
-        cursor.execute(renew, [until, campaign.pk, caller.pk, at])
-        row = cursor.fetchone()
-        if row is not None:
-            return row[0], True
-        _check_rate(caller, now)
-        if not zones:
-            return None, False
-        grace = adapt(now - timedelta(minutes=campaign.callback_grace_minutes))
-        chosen = (
-            [TargetStatus.CALLBACK.value, caller.pk, at],
-            [TargetStatus.CALLBACK.value, grace, at],
-            [TargetStatus.OPEN.value, at],
-        )
-        for i, (sql, params) in enumerate(zip(leases, chosen, strict=True)):
-            if i == 1 and not trusted:
-                continue  # others' callbacks past the grace period go to trusted callers
-            cursor.execute(
-                sql,
-                [caller.pk, until, at, campaign.pk, *zones, at, *params, at, *still_approved],
-            )
+        if connection.vendor != "postgresql":
+            cursor.execute(first, [until, *held])
             row = cursor.fetchone()
             if row is not None:
-                return row[0], False
-    return None, False
+                return row[0], True, None
+            if not zones:
+                return None, False, None
+            cursor.execute(then, [caller.pk, until, at, *candidates, at, *approved])
+            row = cursor.fetchone()
+            return (row[0] if row is not None else None), False, None
+        cursor.execute(first, [caller.pk])
+        cursor.execute(then, [*held, caller.pk, until, at, *candidates, at, *approved])
+        row = cursor.fetchone()
+    if row is None:
+        return None, False, None
+    target, contact = rawsql.columns(Target, "chosen"), rawsql.columns(Contact, "k")
+    found = target.load(row)
+    found.contact = contact.load(row, target.width)
+    return found.pk, bool(row[-1]), found
 
 
 def _takes_others_callbacks(caller, membership: Membership | None) -> bool:
@@ -301,7 +367,8 @@ def target_claim(
     A caller who holds a contact gets the same one back, with its lease renewed: nobody
     hoards. On SQLite the transaction takes the write lock at its start (IMMEDIATE), so
     claims run one at a time; on PostgreSQL rows are locked with SKIP LOCKED, so concurrent
-    claims pass each other. Either way the final UPDATE only succeeds on a free row.
+    claims pass each other. Either way the final UPDATE only succeeds on a free row. The
+    rate limits count every claim but a renewal; one they refuse is rolled back whole.
     """
     membership = _membership_of(campaign, caller, membership)
     _check_approved(caller, membership.status if membership is not None else None)
@@ -310,23 +377,15 @@ def target_claim(
     lease_until = now + timedelta(minutes=campaign.lease_minutes)
     zones = selectors.open_zones(campaign, now)  # cached: read before queueing for the lock
     with _writers_queue(), transaction.atomic():
-        _one_claim_at_a_time(caller)
-        pk, renewed = _lease(campaign, caller, trusted, now, lease_until, zones)
+        pk, renewed, found = _lease(campaign, caller, trusted, now, lease_until, zones)
+        if not renewed:
+            _check_rate(caller, now)  # RateLimited undoes the lease just written
     if pk is None:
         queue_dry_note(campaign=campaign, trusted=trusted, now=now)
         return None
-    # The lease is ours now: read the contact after the commit, outside the write lock.
-    return Claim(selectors.target_with_contact(pk), renewed=renewed)
-
-
-def _one_claim_at_a_time(caller) -> None:
-    """Make one caller's crossing claims (a double click, two tabs) wait for each other.
-
-    On PostgreSQL each would otherwise find nothing held and lease a contact of its own; the
-    second now finds the first one's lease and renews it. SQLite already runs one at a time.
-    """
-    if connection.vendor == "postgresql":
-        get_user_model().objects.select_for_update(no_key=True).filter(pk=caller.pk).exists()
+    # The lease is ours now: on SQLite the contact is read after the commit, outside the
+    # write lock; PostgreSQL's claim statement answered it.
+    return Claim(found or selectors.target_with_contact(pk), renewed=renewed)
 
 
 def _held_by(target: Target, caller, now: datetime) -> Target:
@@ -440,18 +499,12 @@ class _Facts:
     province: str  # the contact's, for the rollups
     zone: str  # the contact's time zone, else the campaign's
     member_status: str | None  # the caller's vetting in the target's campaign (None: no member)
+    outcome: str  # what they were read for: the retry rule is this outcome's
+    caller_id: int  # and whose membership
 
 
-def _outcome_facts(pk: int, outcome: str, caller_id: int) -> _Facts:
-    """What an outcome is worked out from, in one statement: the target row as it is now,
-    whether its number is on the do-not-call list, the campaign's retry rule for
-    ``outcome`` with the attempts that ended so on this target before, the contact's
-    province and time zone (for the dashboards' rollups), and the status of the caller's
-    membership in the target's campaign.
-
-    Hand-written (lib/rawsql.py says why); the same reads as ``_next_state`` makes through
-    the ORM when it is not given them. Target.DoesNotExist when there is no such target.
-    """
+@functools.lru_cache(maxsize=8)
+def _outcome_facts_sql(vendor: str) -> tuple[str, rawsql.Columns]:
     target = rawsql.columns(Target, "t")
     sql = (
         f"SELECT {target.sql}, "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
@@ -468,6 +521,20 @@ def _outcome_facts(pk: int, outcome: str, caller_id: int) -> _Facts:
         f"LEFT OUTER JOIN {rawsql.table(Membership)} m "
         "ON m.campaign_id = t.campaign_id AND m.user_id = %s WHERE t.id = %s"
     )
+    return sql, target
+
+
+def _outcome_facts(pk: int, outcome: str, caller_id: int) -> _Facts:
+    """What an outcome is worked out from, in one statement: the target row as it is now,
+    whether its number is on the do-not-call list, the campaign's retry rule for
+    ``outcome`` with the attempts that ended so on this target before, the contact's
+    province and time zone (for the dashboards' rollups), and the status of the caller's
+    membership in the target's campaign.
+
+    Hand-written (lib/rawsql.py says why); the same reads as ``_next_state`` makes through
+    the ORM when it is not given them. Target.DoesNotExist when there is no such target.
+    """
+    sql, target = _outcome_facts_sql(connection.vendor)
     with connection.cursor() as cursor:
         cursor.execute(sql, [outcome, outcome, caller_id, pk])
         row = cursor.fetchone()
@@ -482,7 +549,83 @@ def _outcome_facts(pk: int, outcome: str, caller_id: int) -> _Facts:
         province,
         zone or default_zone,
         status,
+        outcome,
+        caller_id,
     )
+
+
+def outcome_facts_for_member(user, pk: int, outcome: str) -> _Facts | None:
+    """The facts ``outcome_record`` works ``outcome`` out from, for a target in one of the
+    user's campaigns (``accounts.permissions.target_for_member``'s rule: a member there,
+    or an admin), else None (its existence is not told). One statement: the membership
+    is one of the facts. The API's outcome passes them on to ``outcome_record``."""
+    if not user.is_authenticated:
+        return None
+    try:
+        facts = _outcome_facts(pk, outcome, user.pk)
+    except Target.DoesNotExist:
+        return None
+    if facts.member_status is None and not user.is_admin:
+        return None
+    return facts
+
+
+def _record_at_once(
+    current: Target,
+    caller,
+    state: dict,
+    attempt: CallAttempt,
+    playbook: list[int],
+    facts: _Facts,
+) -> CallAttempt | None:
+    """PostgreSQL: every write of an outcome but a declaration's or a do-not-call's in one
+    statement (a data-modifying WITH, atomic by itself), so no transaction of round trips:
+    the row updated if this caller still holds it with the attempts counted as read; then,
+    only if it was, the call, its objections, the dashboards' rollups and the audit entry.
+    The saved attempt, or None if the row had changed (nothing is written then)."""
+    update, params = rawsql.update_sql(
+        Target, {"id": current.pk, "lease_holder": caller, "attempts": current.attempts}, state
+    )
+    parts = [f"t AS ({update} RETURNING id)"]
+    call, call_params = rawsql.insert_from(attempt, "t")
+    parts.append(f"a AS ({call})")
+    params += call_params
+    if playbook:
+        through = CallAttempt.objections.through._meta
+        q = connection.ops.quote_name
+        parts.append(
+            f"o AS (INSERT INTO {q(through.db_table)} "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+            f"({q(through.get_field('callattempt').column)}, "
+            f"{q(through.get_field('playbookentry').column)}) SELECT a.id, v.entry FROM a, "
+            f"(VALUES {', '.join(['(%s::bigint)'] * len(playbook))}) AS v (entry))"
+        )
+        params += playbook
+    rollups = rollups_add_from(
+        source="t",
+        campaign_id=current.campaign_id,
+        caller_id=caller.pk,
+        ended_at=attempt.ended_at,
+        outcome=attempt.outcome,
+        province=facts.province,
+        zone=facts.zone,
+        objections=playbook,
+    )
+    for n, (sql, values) in enumerate(rollups):
+        parts.append(f"r{n} AS ({sql})")
+        params += values
+    entry, entry_params = log_action_from(
+        CallAttempt, "a", "calling.outcome.recorded", actor=caller, outcome=attempt.outcome
+    )
+    parts.append(f"l AS ({entry})")
+    params += entry_params
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT id FROM a", params)  # noqa: S608 - parts built above from model metadata, values as parameters  # nosec B608
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    attempt.pk = row[0]
+    attempt._state.adding, attempt._state.db = False, connection.alias
+    return attempt
 
 
 def outcome_record(
@@ -495,13 +638,15 @@ def outcome_record(
     objections: list[int] | None = None,
     declaration: dict | None = None,
     now: datetime | None = None,
+    facts: _Facts | None = None,
 ) -> tuple[CallAttempt, str | None]:
     """Ends the caller's lease on target, records the call and schedules what comes next.
 
     Returns the attempt and, for a declaration, its receipt code (to read to the person;
     it is not stored). Raises NotApproved unless the caller is approved in the target's
     campaign, LeaseLost when someone else holds the contact, DomainError for anything the
-    rules refuse; nothing is written then.
+    rules refuse; nothing is written then. ``facts``: what ``outcome_facts_for_member``
+    read for this target, caller and outcome, when the caller's view read them already.
 
     The reads and checks come first, outside the write transaction; inside it, the row is
     updated only if this caller still holds it with the attempts counted as read (only the
@@ -515,7 +660,10 @@ def outcome_record(
         raise DomainError(_("Notes may have at most 5,000 characters."))
     # The row as it is now (its contact and campaign load if needed), and the rest of what
     # the outcome is worked out from, the caller's standing in its campaign included.
-    facts = _outcome_facts(target.pk, outcome, caller.pk)
+    if facts is None:
+        facts = _outcome_facts(target.pk, outcome, caller.pk)
+    elif (facts.target.pk, facts.outcome, facts.caller_id) != (target.pk, outcome, caller.pk):
+        raise ValueError("the facts given were read for another target, outcome or caller")
     _check_approved(caller, facts.member_status)
     current, on_dnc, retry = facts.target, facts.on_dnc, facts.retry
     if current.lease_holder_id != caller.pk:
@@ -541,6 +689,26 @@ def outcome_record(
     if state["status"] != TargetStatus.DNC and on_dnc:
         # Put on the list by another call while this one went on: it stays off the queue.
         state.update(status=TargetStatus.DNC, next_call_at=None, callback_caller=None)
+
+    if connection.vendor == "postgresql" and outcome not in (
+        Outcome.DECLARED,
+        Outcome.DO_NOT_CALL,
+    ):
+        call = CallAttempt(
+            target=current,
+            campaign_id=current.campaign_id,
+            caller=caller,
+            started_at=started,
+            ended_at=now,
+            outcome=outcome,
+            notes=notes,
+        )
+        attempt = _record_at_once(current, caller, state, call, playbook, facts)
+        if attempt is not None:
+            for field, value in state.items():
+                setattr(current, field, value)
+            return attempt, None
+        # The row changed meanwhile: below, it is locked and the outcome worked out afresh.
 
     with _writers_queue(), transaction.atomic():
         where = {"id": current.pk, "lease_holder": caller, "attempts": current.attempts}

@@ -120,6 +120,39 @@ def write(rollups: Rollups) -> None:
                     cursor.executemany(sql, rows[start : start + 1000])
 
 
+@functools.lru_cache(maxsize=32)
+def _upsert_from_sql(
+    model: type[models.Model], keys: tuple[str, ...], rows: int, source: str, vendor: str
+) -> str:
+    q = connection.ops.quote_name
+    meta = model._meta
+    fields = [meta.get_field(k) for k in keys]
+    columns = ", ".join(q(f.column) for f in fields)
+    # Typed values: in VALUES under a SELECT, untyped literals would be taken as text.
+    row = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ", %s::integer)"
+    name = rawsql.table(model)
+    return (
+        f"INSERT INTO {name} ({columns}, {q('calls')}) "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        f"SELECT v.* FROM {source}, (VALUES {', '.join([row] * rows)}) AS v "
+        f"ON CONFLICT ({columns}) DO UPDATE SET {q('calls')} = {name}.{q('calls')} + "
+        f"excluded.{q('calls')}"
+    )
+
+
+def write_from(rollups: Rollups, source: str) -> list[tuple[str, list]]:
+    """``write()``'s upserts as statements and parameters, each ``INSERT … SELECT … FROM
+    source``: for a data-modifying WITH on PostgreSQL, where ``source`` is the row the
+    call's own statement wrote (no row there, nothing counted)."""
+    statements = []
+    for name, counter in rollups.tables().items():
+        rows = [[*(_param(v) for v in key), n] for key, n in counter.items() if n]
+        if rows:
+            model, keys = TABLES[name]
+            sql = _upsert_from_sql(model, keys, len(rows), source, connection.vendor)
+            statements.append((sql, [value for row in rows for value in row]))
+    return statements
+
+
 def stored(campaign_id: int) -> Rollups:
     """The rollups of a campaign as the tables hold them now."""
     found = Rollups()

@@ -41,6 +41,33 @@ def rollups_add(
     rollups.write(one)
 
 
+def rollups_add_from(
+    *,
+    source: str,
+    campaign_id: int,
+    caller_id: int | None,
+    ended_at: datetime,
+    outcome: str,
+    province: str,
+    zone: str,
+    objections: Iterable[int] = (),
+) -> list[tuple[str, list]]:
+    """``rollups_add`` as statements and parameters, to run inside the very statement that
+    records the call (a data-modifying WITH on PostgreSQL; ``source`` names the row it
+    wrote): the counts and the calls still cannot disagree."""
+    one = rollups.Rollups()
+    one.add_call(
+        campaign_id=campaign_id,
+        caller_id=caller_id,
+        ended_at=ended_at,
+        outcome=outcome,
+        province=province,
+        zone=zone,
+        objections=objections,
+    )
+    return rollups.write_from(one, source)
+
+
 def rollups_rebuild(*, campaign, actor=None, write: bool = True) -> dict[str, int]:
     """Compute a campaign's rollups again from its calls and (unless ``write`` is False)
     replace the stored ones; returns how many counters differed, per table (empty: none).

@@ -104,6 +104,38 @@ def insert(instance: Model) -> Model:
 
 
 @functools.lru_cache(maxsize=64)
+def _insert_from_sql(
+    model: type[Model], source: str, given: tuple[tuple[str, str], ...], vendor: str
+) -> tuple[str, tuple]:
+    q = connection.ops.quote_name
+    pk = model._meta.pk
+    fields = tuple(f for f in model._meta.concrete_fields if f is not pk)
+    sql_of = dict(given)
+    # Each value is cast to its column's type: in a SELECT list an untyped literal or NULL
+    # would otherwise be taken as text.
+    values = ", ".join(sql_of.get(f.attname) or f"%s::{f.cast_db_type(connection)}" for f in fields)
+    sql = (
+        f"INSERT INTO {table(model)} ({', '.join(q(f.column) for f in fields)}) "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+        f"SELECT {values} FROM {source} RETURNING {q(pk.column)}"
+    )
+    return sql, tuple(f for f in fields if f.attname not in sql_of)
+
+
+def insert_from(instance: Model, source: str, **sql_of: str) -> tuple[str, list]:
+    """``insert()``'s statement and parameters as ``INSERT … SELECT … FROM source``, for a
+    data-modifying WITH on PostgreSQL: one row for each row of ``source`` (none, none).
+    ``sql_of`` gives some columns (by attname) as SQL over ``source`` instead of values,
+    e.g. ``object_id="a.id::text"``; the instance's primary key is not set here."""
+    sql, fields = _insert_from_sql(
+        type(instance), source, tuple(sorted(sql_of.items())), connection.vendor
+    )
+    values = [f.pre_save(instance, True) for f in fields]
+    if any(hasattr(v, "resolve_expression") for v in values):
+        raise ValueError("insert_from() takes plain values only")
+    return sql, [_db_value(f, v) for f, v in zip(fields, values, strict=True)]
+
+
+@functools.lru_cache(maxsize=64)
 def _update_sql(model: type[Model], sets: tuple[str, ...], where: tuple[str, ...], vendor: str):
     q = connection.ops.quote_name
     meta = model._meta
@@ -118,11 +150,8 @@ def _update_sql(model: type[Model], sets: tuple[str, ...], where: tuple[str, ...
     return sql, set_fields, where_fields
 
 
-def update(model: type[Model], where: dict, values: dict) -> int:
-    """``UPDATE model SET values WHERE`` every ``where`` field equals its value (none may be
-    None), as ``model.objects.filter(**where).update(**values)`` with plain values would;
-    the number of rows changed. Field names as in the ORM (a foreign key takes an
-    instance or an id)."""
+def update_sql(model: type[Model], where: dict, values: dict) -> tuple[str, list]:
+    """The statement and parameters of ``update()``, to run as part of another one."""
     sql, set_fields, where_fields = _update_sql(
         model, tuple(values), tuple(where), connection.vendor
     )
@@ -131,6 +160,15 @@ def update(model: type[Model], where: dict, values: dict) -> int:
         if v is None:
             raise ValueError(f"{f.name}: compare with None through the ORM (IS NULL)")
         params.append(_db_value(f, v))
+    return sql, params
+
+
+def update(model: type[Model], where: dict, values: dict) -> int:
+    """``UPDATE model SET values WHERE`` every ``where`` field equals its value (none may be
+    None), as ``model.objects.filter(**where).update(**values)`` with plain values would;
+    the number of rows changed. Field names as in the ORM (a foreign key takes an
+    instance or an id)."""
+    sql, params = update_sql(model, where, values)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
