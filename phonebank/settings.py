@@ -179,11 +179,12 @@ MIDDLEWARE = [
 ]
 
 # The JSON API's own stack, after SecurityMiddleware: bearer tokens, no cookies, so no
-# sessions, CSRF, messages or throttling; the same language choice and security headers.
+# sessions, CSRF, messages or throttling; the same language choice and security headers,
+# with a Content-Security-Policy that allows nothing (answers are JSON).
 API_MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "phonebank.api.middleware.ApiContentSecurityPolicy",
     "phonebank.accounts.middleware.NoStoreForSignedInMiddleware",
 ]
 

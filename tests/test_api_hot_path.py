@@ -8,6 +8,7 @@ from django.utils import timezone, translation
 
 from phonebank.accounts.models import ApiToken, Role
 from phonebank.accounts.services import token_create, token_revoke, user_create, user_role_set
+from phonebank.api.middleware import API_CONTENT_SECURITY_POLICY
 from phonebank.api.schemas import ClaimOut, OutcomeOut
 from phonebank.calling.models import Target
 from tests.conftest import PASSWORD, make_targets
@@ -125,7 +126,7 @@ def test_api_answers_keep_the_security_headers_without_sessions_or_csrf(client, 
     assert response["X-Frame-Options"] == "DENY"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["Referrer-Policy"] == "same-origin"
-    assert "default-src 'self'" in response["Content-Security-Policy"]
+    assert response["Content-Security-Policy"] == API_CONTENT_SECURITY_POLICY
     assert response["Cache-Control"] == "no-store, private"
     assert int(response["Content-Length"]) == len(response.content)
     assert not response.cookies  # no session, no CSRF cookie

@@ -60,3 +60,22 @@ class ApiStack:
         if not response.streaming and not response.has_header("Content-Length"):
             response.headers["Content-Length"] = str(len(response.content))  # as CommonMiddleware
         return response
+
+
+# What a JSON answer may load or be framed by: nothing. One fixed header, set without
+# building a policy per response as django-csp does for pages (about 40 µs a request).
+API_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+class ApiContentSecurityPolicy:
+    """The Content-Security-Policy of the API's answers (in API_MIDDLEWARE)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
+        return response
