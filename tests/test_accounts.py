@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -156,6 +157,36 @@ def test_bad_settings_stop_start_up_loudly(tmp_path, variable, value, message):
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(("threshold", "expected"), [("", 5), ("0", None), ("1", 1)])
+def test_postgresql_binds_on_the_server_and_prepares_repeated_statements(
+    tmp_path, threshold, expected
+):
+    # Settings only: nothing connects to this address.
+    env = {
+        **os.environ,
+        "PHONEBANK_HOME": str(tmp_path),
+        "DATABASE_URL": "postgres://someone:secret@127.0.0.1:1/phonebank",
+        "PHONEBANK_PG_PREPARE_THRESHOLD": threshold,
+        "DJANGO_SETTINGS_MODULE": "phonebank.settings",
+    }
+    code = (
+        "import django, json; django.setup(); from django.conf import settings; "
+        "print(json.dumps(settings.DATABASES['default']['OPTIONS']))"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    options = json.loads(result.stdout.strip().splitlines()[-1])
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == expected
 
 
 def test_generated_secrets_are_private_files(tmp_path):
