@@ -225,9 +225,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Parameters bound by the server, so that psycopg prepares a statement once it has run
     # PHONEBANK_PG_PREPARE_THRESHOLD times on a connection: the claim's and outcome's few
-    # statements are then planned once per connection instead of on every request (a
-    # third of PostgreSQL's CPU on the hot path, docs/benchmarks.md). 0 turns preparing
-    # off, for a transaction-pooling PgBouncer older than 1.21.
+    # statements are then planned once per connection instead of on every request
+    # (docs/benchmarks.md, "Claims"). 0 turns preparing off, for a transaction-pooling
+    # PgBouncer older than 1.21.
     _prepare = _int("PHONEBANK_PG_PREPARE_THRESHOLD", 5)
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=_prepare or None

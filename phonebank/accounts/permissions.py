@@ -115,8 +115,9 @@ def campaign_for_member(user, slug: str):
 
 def target_for_member(user, pk: int):
     """A queue target in one of this user's campaigns; 404 otherwise (its existence is not
-    told). One hand-written statement: it runs on every outcome. Its contact and campaign
-    load when first used."""
+    told). One hand-written statement (an outcome reads its target with the rest of its
+    facts instead: ``calling.services.outcome_facts_for_member``, the same rule). Its
+    contact and campaign load when first used."""
     from phonebank.calling.models import Target
     from phonebank.lib import rawsql
 

@@ -8,14 +8,22 @@ from phonebank.audit.models import LogEntry
 from phonebank.lib import rawsql
 
 
-def log_action(obj: models.Model | None, action: str, *, actor=None, **data: Any) -> LogEntry:
-    """Record ``action`` on ``obj``. Call inside the transaction of the change it records."""
-    entry = LogEntry(
+def _entry(action: str, actor, data: dict, object_type: str = "", object_id: str = "") -> LogEntry:
+    return LogEntry(
         actor=actor if getattr(actor, "pk", None) else None,
         action=action,
-        object_type=obj._meta.label_lower if obj is not None else "",
-        object_id=str(obj.pk) if obj is not None else "",
+        object_type=object_type,
+        object_id=object_id,
         data=data,
+    )
+
+
+def log_action(obj: models.Model | None, action: str, *, actor=None, **data: Any) -> LogEntry:
+    """Record ``action`` on ``obj``. Call inside the transaction of the change it records."""
+    entry = (
+        _entry(action, actor, data)
+        if obj is None
+        else _entry(action, actor, data, obj._meta.label_lower, str(obj.pk))
     )
     return rawsql.insert(entry)  # every audited write pays for it: no query compiling
 
@@ -26,10 +34,5 @@ def log_action_from(
     """``log_action`` on the row of ``model`` that ``source`` returns (its ``id``), as a
     statement and parameters, to run inside the very statement that writes that row (a
     data-modifying WITH on PostgreSQL): no row there, no entry."""
-    entry = LogEntry(
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=action,
-        object_type=model._meta.label_lower,
-        data=data,
-    )
+    entry = _entry(action, actor, data, model._meta.label_lower)
     return rawsql.insert_from(entry, source, object_id=f"{source}.id::text")

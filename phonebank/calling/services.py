@@ -277,7 +277,7 @@ def _claim_statements(
     lease and renews it (SQLite already runs claims one at a time). It must be a statement
     of its own: the claim after it then reads the rows as they are once the lock is ours.
     ``claim`` renews or leases in one statement and answers the row with its contact and
-    whether it was a renewal, so that a claim is one round trip.
+    whether it was a renewal, so that the contact needs no read of its own.
     """
     q = connection.ops.quote_name
     t = q(Target._meta.db_table)
@@ -577,6 +577,37 @@ def outcome_facts_for_member(user, pk: int, outcome: str) -> _Facts | None:
     return facts
 
 
+def _as_read(current: Target, caller) -> dict:
+    """The row as the outcome was worked out from it: held by this caller, with the
+    attempts counted then (``rawsql.update``'s where)."""
+    return {"id": current.pk, "lease_holder": caller, "attempts": current.attempts}
+
+
+def _new_call(current: Target, caller, started: datetime, now: datetime, outcome, notes):
+    return CallAttempt(
+        target=current,
+        campaign_id=current.campaign_id,
+        caller=caller,
+        started_at=started,
+        ended_at=now,
+        outcome=outcome,
+        notes=notes,
+    )
+
+
+def _counted(attempt: CallAttempt, facts: _Facts, playbook: list[int]) -> dict:
+    """What a call adds to the dashboards' rollups (``rollups_add``'s arguments)."""
+    return {
+        "campaign_id": attempt.campaign_id,
+        "caller_id": attempt.caller_id,
+        "ended_at": attempt.ended_at,
+        "outcome": attempt.outcome,
+        "province": facts.province,
+        "zone": facts.zone,
+        "objections": playbook,
+    }
+
+
 def _record_at_once(
     current: Target,
     caller,
@@ -590,9 +621,7 @@ def _record_at_once(
     the row updated if this caller still holds it with the attempts counted as read; then,
     only if it was, the call, its objections, the dashboards' rollups and the audit entry.
     The saved attempt, or None if the row had changed (nothing is written then)."""
-    update, params = rawsql.update_sql(
-        Target, {"id": current.pk, "lease_holder": caller, "attempts": current.attempts}, state
-    )
+    update, params = rawsql.update_sql(Target, _as_read(current, caller), state)
     parts = [f"t AS ({update} RETURNING id)"]
     call, call_params = rawsql.insert_from(attempt, "t")
     parts.append(f"a AS ({call})")
@@ -607,16 +636,7 @@ def _record_at_once(
             f"(VALUES {', '.join(['(%s::bigint)'] * len(playbook))}) AS v (entry))"
         )
         params += playbook
-    rollups = rollups_add_from(
-        source="t",
-        campaign_id=current.campaign_id,
-        caller_id=caller.pk,
-        ended_at=attempt.ended_at,
-        outcome=attempt.outcome,
-        province=facts.province,
-        zone=facts.zone,
-        objections=playbook,
-    )
+    rollups = rollups_add_from(source="t", **_counted(attempt, facts, playbook))
     for n, (sql, values) in enumerate(rollups):
         parts.append(f"r{n} AS ({sql})")
         params += values
@@ -701,15 +721,7 @@ def outcome_record(
         Outcome.DECLARED,
         Outcome.DO_NOT_CALL,
     ):
-        call = CallAttempt(
-            target=current,
-            campaign_id=current.campaign_id,
-            caller=caller,
-            started_at=started,
-            ended_at=now,
-            outcome=outcome,
-            notes=notes,
-        )
+        call = _new_call(current, caller, started, now, outcome, notes)
         attempt = _record_at_once(current, caller, state, call, playbook, facts)
         if attempt is not None:
             for field, value in state.items():
@@ -718,8 +730,7 @@ def outcome_record(
         # The row changed meanwhile: below, it is locked and the outcome worked out afresh.
 
     with _writers_queue(), transaction.atomic():
-        where = {"id": current.pk, "lease_holder": caller, "attempts": current.attempts}
-        updated = rawsql.update(Target, where, state)
+        updated = rawsql.update(Target, _as_read(current, caller), state)
         if not updated:
             current = _held_by(current, caller, now)
             state = _next_state(current, caller, outcome, callback_at, now)
@@ -741,28 +752,10 @@ def outcome_record(
             )
         elif outcome == Outcome.DO_NOT_CALL:
             dnc_add(phone=current.contact.phone, actor=caller, reason="asked on a call")
-        attempt = rawsql.insert(
-            CallAttempt(
-                target=current,
-                campaign_id=current.campaign_id,
-                caller=caller,
-                started_at=started,
-                ended_at=now,
-                outcome=outcome,
-                notes=notes,
-            )
-        )
+        attempt = rawsql.insert(_new_call(current, caller, started, now, outcome, notes))
         if playbook:
             attempt.objections.set(playbook)
-        rollups_add(
-            campaign_id=current.campaign_id,
-            caller_id=caller.pk,
-            ended_at=now,
-            outcome=outcome,
-            province=facts.province,
-            zone=facts.zone,
-            objections=playbook,
-        )
+        rollups_add(**_counted(attempt, facts, playbook))
         log_action(attempt, "calling.outcome.recorded", actor=caller, outcome=outcome)
     return attempt, receipt
 

@@ -84,24 +84,33 @@ class Rollups:
         return {name: getattr(self, name) for name in TABLES}
 
 
-@functools.lru_cache(maxsize=16)
-def _upsert_sql(model: type[models.Model], keys: tuple[str, ...], vendor: str) -> str:
+def _upsert(model: type[models.Model], keys: tuple[str, ...], rows_sql: str) -> str:
+    """``INSERT INTO`` model's key columns and calls ``rows_sql`` (VALUES or a SELECT),
+    adding the calls to a counter that is there already."""
     q = connection.ops.quote_name
-    meta = model._meta
-    columns = ", ".join(q(meta.get_field(k).column) for k in keys)
+    columns = ", ".join(q(model._meta.get_field(k).column) for k in keys)
     name = rawsql.table(model)
     return (
-        f"INSERT INTO {name} ({columns}, {q('calls')}) "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-        f"VALUES ({', '.join(['%s'] * (len(keys) + 1))}) "
+        f"INSERT INTO {name} ({columns}, {q('calls')}) {rows_sql} "  # nosec B608 - identifiers from model metadata, values as parameters
         f"ON CONFLICT ({columns}) DO UPDATE SET {q('calls')} = {name}.{q('calls')} + "
         f"excluded.{q('calls')}"
     )
+
+
+@functools.lru_cache(maxsize=16)
+def _upsert_sql(model: type[models.Model], keys: tuple[str, ...], vendor: str) -> str:
+    return _upsert(model, keys, f"VALUES ({', '.join(['%s'] * (len(keys) + 1))})")
 
 
 def _param(value):
     if isinstance(value, date):
         return connection.ops.adapt_datefield_value(value)
     return value
+
+
+def _rows(counter: Counter) -> list[list]:
+    """A table's counters as parameter rows: the key's values, then the count."""
+    return [[*(_param(v) for v in key), n] for key, n in counter.items() if n]
 
 
 def write(rollups: Rollups) -> None:
@@ -112,7 +121,7 @@ def write(rollups: Rollups) -> None:
                 continue
             model, keys = TABLES[name]
             sql = _upsert_sql(model, keys, connection.vendor)
-            rows = [[*(_param(v) for v in key), n] for key, n in counter.items() if n]
+            rows = _rows(counter)
             if len(rows) == 1:
                 cursor.execute(sql, rows[0])
             else:
@@ -124,18 +133,13 @@ def write(rollups: Rollups) -> None:
 def _upsert_from_sql(
     model: type[models.Model], keys: tuple[str, ...], rows: int, source: str, vendor: str
 ) -> str:
-    q = connection.ops.quote_name
-    meta = model._meta
-    fields = [meta.get_field(k) for k in keys]
-    columns = ", ".join(q(f.column) for f in fields)
+    fields = [model._meta.get_field(k) for k in keys]
     # Typed values: in VALUES under a SELECT, untyped literals would be taken as text.
     row = "(" + ", ".join(f"%s::{f.cast_db_type(connection)}" for f in fields) + ", %s::integer)"
-    name = rawsql.table(model)
-    return (
-        f"INSERT INTO {name} ({columns}, {q('calls')}) "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
-        f"SELECT v.* FROM {source}, (VALUES {', '.join([row] * rows)}) AS v "
-        f"ON CONFLICT ({columns}) DO UPDATE SET {q('calls')} = {name}.{q('calls')} + "
-        f"excluded.{q('calls')}"
+    return _upsert(
+        model,
+        keys,
+        f"SELECT v.* FROM {source}, (VALUES {', '.join([row] * rows)}) AS v",  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
     )
 
 
@@ -145,7 +149,7 @@ def write_from(rollups: Rollups, source: str) -> list[tuple[str, list]]:
     call's own statement wrote (no row there, nothing counted)."""
     statements = []
     for name, counter in rollups.tables().items():
-        rows = [[*(_param(v) for v in key), n] for key, n in counter.items() if n]
+        rows = _rows(counter)
         if rows:
             model, keys = TABLES[name]
             sql = _upsert_from_sql(model, keys, len(rows), source, connection.vendor)

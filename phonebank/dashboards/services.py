@@ -41,30 +41,12 @@ def rollups_add(
     rollups.write(one)
 
 
-def rollups_add_from(
-    *,
-    source: str,
-    campaign_id: int,
-    caller_id: int | None,
-    ended_at: datetime,
-    outcome: str,
-    province: str,
-    zone: str,
-    objections: Iterable[int] = (),
-) -> list[tuple[str, list]]:
-    """``rollups_add`` as statements and parameters, to run inside the very statement that
-    records the call (a data-modifying WITH on PostgreSQL; ``source`` names the row it
-    wrote): the counts and the calls still cannot disagree."""
+def rollups_add_from(*, source: str, **call) -> list[tuple[str, list]]:
+    """``rollups_add`` (``call`` is its arguments) as statements and parameters, to run
+    inside the very statement that records the call (a data-modifying WITH on PostgreSQL;
+    ``source`` names the row it wrote): the counts and the calls still cannot disagree."""
     one = rollups.Rollups()
-    one.add_call(
-        campaign_id=campaign_id,
-        caller_id=caller_id,
-        ended_at=ended_at,
-        outcome=outcome,
-        province=province,
-        zone=zone,
-        objections=objections,
-    )
+    one.add_call(**call)
     return rollups.write_from(one, source)
 
 

@@ -85,18 +85,27 @@ def _insert_sql(model: type[Model], vendor: str) -> tuple[str, tuple]:
     return sql, fields
 
 
+def _saved_values(instance: Model, fields: tuple) -> list | None:
+    """What ``save()`` would write to ``fields`` of a new instance (pre_save, then
+    get_db_prep_save), or None if a value is an expression (e.g. a database default)."""
+    values = [f.pre_save(instance, True) for f in fields]
+    if any(hasattr(v, "resolve_expression") for v in values):
+        return None
+    return [_db_value(f, v) for f, v in zip(fields, values, strict=True)]
+
+
 def insert(instance: Model) -> Model:
     """Save a new instance (automatic primary key) with one INSERT … RETURNING: what
     ``Model.save()`` does for it (each field's pre_save, e.g. auto_now_add, then its
     get_db_prep_save, e.g. sealing or JSON), without compiling the query. Sends no model
     signals; phonebank connects none. Anything but plain values goes through save()."""
     sql, fields = _insert_sql(type(instance), connection.vendor)
-    values = [f.pre_save(instance, True) for f in fields]
-    if any(hasattr(v, "resolve_expression") for v in values):  # e.g. a database default
+    values = _saved_values(instance, fields)
+    if values is None:
         instance.save(force_insert=True)
         return instance
     with connection.cursor() as cursor:
-        cursor.execute(sql, [_db_value(f, v) for f, v in zip(fields, values, strict=True)])
+        cursor.execute(sql, values)
         instance.pk = cursor.fetchone()[0]
     instance._state.adding = False
     instance._state.db = connection.alias
@@ -129,10 +138,10 @@ def insert_from(instance: Model, source: str, **sql_of: str) -> tuple[str, list]
     sql, fields = _insert_from_sql(
         type(instance), source, tuple(sorted(sql_of.items())), connection.vendor
     )
-    values = [f.pre_save(instance, True) for f in fields]
-    if any(hasattr(v, "resolve_expression") for v in values):
+    values = _saved_values(instance, fields)
+    if values is None:
         raise ValueError("insert_from() takes plain values only")
-    return sql, [_db_value(f, v) for f, v in zip(fields, values, strict=True)]
+    return sql, values
 
 
 @functools.lru_cache(maxsize=64)
