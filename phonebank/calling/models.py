@@ -90,14 +90,22 @@ class CallAttempt(models.Model):
     """One call: who called, when, what came of it. Notes are sealed.
 
     It never refers to a declaration: the registry must not be linkable to calls.
+
+    Campaign and caller have no index of their own: the (campaign, ended_at) and (caller,
+    ended_at) indexes lead with them and serve every lookup by either, and each index is
+    one more B-tree every outcome writes.
     """
 
     target = models.ForeignKey(Target, on_delete=models.CASCADE, related_name="attempts_made")
     campaign = models.ForeignKey(
-        "campaigns.Campaign", on_delete=models.CASCADE, related_name="attempts"
+        "campaigns.Campaign", on_delete=models.CASCADE, related_name="attempts", db_index=False
     )
     caller = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField()
