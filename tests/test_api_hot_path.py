@@ -241,3 +241,31 @@ def test_outcome_facts_are_only_for_members_or_admins(
     assert services.outcome_facts_for_member(admin, pk, "busy").target.pk == pk
     assert services.outcome_facts_for_member(other_campaign_caller, pk, "busy") is None
     assert services.outcome_facts_for_member(caller, 2**62, "busy") is None
+
+
+def _indexes(table: str) -> dict[str, list[str]]:
+    """A table's indexes (primary key included) and their columns, as the database has them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, table)
+    return {name: c["columns"] for name, c in found.items() if c["index"] or c["primary_key"]}
+
+
+@pytest.mark.django_db
+def test_outcomes_write_no_redundant_index():
+    """Every outcome writes a call and an audit entry: no index of theirs is one another
+    index already serves (a single-column index on the leading column of a composite one)
+    and none is PostgreSQL's LIKE twin of a CharField's index, which nothing here uses."""
+    for table in ("calling_callattempt", "audit_logentry"):
+        indexes = _indexes(table)
+        assert not [n for n in indexes if n.endswith("_like")], indexes
+        composite_leads = {cols[0] for cols in indexes.values() if len(cols) > 1}
+        single = [n for n, cols in indexes.items() if cols == [cols[0]] and cols[0] != "id"]
+        assert not [n for n in single if indexes[n][0] in composite_leads], indexes
+    assert sorted(map(tuple, _indexes("calling_callattempt").values())) == [
+        ("caller_id", "ended_at"),
+        ("campaign_id", "ended_at"),
+        ("id",),
+        ("target_id",),
+    ]
