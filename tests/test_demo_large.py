@@ -138,6 +138,21 @@ def test_every_target_is_in_the_state_its_calls_left_it(large):
     assert all(began - 200 * 86400 < s <= e < now for c in calls.values() for _w, s, e, _o in c)
 
 
+def test_every_campaign_has_its_contacts_zones_noted(large):
+    """The claim reads a campaign's zones from CampaignZone: the small demo's import and the
+    large demo's own writer both note them."""
+    home, _out, _began = large
+    with _db(home) as db:
+        found = set(
+            db.execute(
+                "SELECT DISTINCT t.campaign_id, k.timezone FROM calling_target t "
+                "INNER JOIN contacts_contact k ON k.id = t.contact_id"
+            )
+        )
+        noted = set(db.execute("SELECT campaign_id, timezone FROM calling_campaignzone"))
+    assert found and noted == found
+
+
 def test_calls_look_like_a_campaign(large):
     home, _out, _began = large
     week = hours.parse_schedule(hours.DEFAULT)

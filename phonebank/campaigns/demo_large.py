@@ -44,7 +44,7 @@ from phonebank.campaigns.demo_history import DAY, SHANGHAI, Caller, History
 from phonebank.campaigns.models import Campaign, PlaybookEntry, RetryRule
 from phonebank.contacts.models import Contact, DoNotCall
 from phonebank.contacts.pipeline import details_json
-from phonebank.contacts.services import CONTACT_INSERT_COLUMNS
+from phonebank.contacts.services import CONTACT_INSERT_COLUMNS, campaign_zones_note
 from phonebank.dashboards import rollups
 from phonebank.lib import phones
 from phonebank.lib.fields import keyring
@@ -186,12 +186,14 @@ def demo_large_load(*, scale: float = 1.0, progress=None) -> Loaded:
         contact_ids = _contacts(people, plan, report)
         numbers = [p.e164 for p in people]
         provinces = [p.place.province for p in people]
+        zones = {p.place.timezone for p in people}
         del people  # names are no longer needed
         report.start("history (simulated)", None)
         h = history.result()
         report.done("history (simulated)")
         report.start("targets", plan.contacts)
         target_ids = _targets(campaign, contact_ids, h, caller_ids, plan, report)
+        campaign_zones_note(campaign.pk, zones)
         report.start("calls", len(h))
         _calls(
             _Calls(campaign, h, numbers, provinces, caller_ids, contact_ids, plan),

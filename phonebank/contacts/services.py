@@ -14,7 +14,7 @@ import operator
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from phonebank.audit.services import log_action
-from phonebank.calling.models import Target, TargetStatus
+from phonebank.calling.models import CampaignZone, Target, TargetStatus
 from phonebank.contacts import pipeline
 from phonebank.contacts.models import (
     Contact,
@@ -367,7 +367,7 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
             on_dnc = _on_dnc(cur, [r[1] for r in unique])
             fresh = [r for r in unique if r[1] not in on_dnc] if on_dnc else unique
             new = _insert_contacts(cur, fresh, stamp)
-            _attach(cur, job.campaign_id, [r[1] for r in fresh], new, stamp)
+            _attach(cur, job.campaign_id, fresh, new, stamp)
             created = len(new)
             # Every row of a listed number counts as skipped, wherever the batches split.
             skipped = sum(1 for r in records if r[1] in on_dnc) if on_dnc else 0
@@ -405,6 +405,7 @@ def _write_batch(job: ImportJob, parsed: list) -> None:
 
 
 _RECORD_LEN = len(pipeline.Record._fields)
+_ZONE = pipeline.Record._fields.index("timezone")
 
 
 def _on_dnc(cur, indexes: list[bytes]) -> set[bytes]:
@@ -459,20 +460,24 @@ def _insert_contacts(cur, records: list[tuple], now) -> dict[bytes, int]:
     return created
 
 
-def _attach(cur, campaign_id: int, indexes: list[bytes], created: dict[bytes, int], now) -> None:
+def _attach(cur, campaign_id: int, records: list[tuple], created: dict[bytes, int], now) -> None:
     """Link the batch's contacts to the campaign: new ones by the ids their insert
-    returned (in the file's order, the queue's), known ones looked up by blind index."""
+    returned (in the file's order, the queue's), known ones looked up by blind index; and
+    note the time zones they are in (``campaign_zones_note``)."""
     target, contact = Target._meta.db_table, Contact._meta.db_table
-    ids = [created[i] for i in indexes if i in created]
-    known = [i for i in indexes if i not in created]
+    ids = [created[r[1]] for r in records if r[1] in created]
+    zones = {r[_ZONE] for r in records if r[1] in created}
+    known = [r[1] for r in records if r[1] not in created]
     for chunk in _chunks(known, INSERT_ROWS):
         _execute(
             cur,
-            f"SELECT id FROM {contact} "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+            f"SELECT id, timezone FROM {contact} "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
             f"WHERE blind_index IN ({','.join(['%s'] * len(chunk))})",
             chunk,
         )
-        ids.extend(row[0] for row in cur.fetchall())
+        for pk, zone in cur.fetchall():
+            ids.append(pk)
+            zones.add(zone)
     for chunk in _chunks(ids, INSERT_ROWS):
         _execute(
             cur,
@@ -480,6 +485,24 @@ def _attach(cur, campaign_id: int, indexes: list[bytes], created: dict[bytes, in
             f"VALUES {_placeholders(len(chunk), 5)} "
             "ON CONFLICT (campaign_id, contact_id) DO NOTHING",
             [v for i in chunk for v in (campaign_id, i, TargetStatus.OPEN, 0, now)],
+        )
+    if ids:
+        campaign_zones_note(campaign_id, zones)
+
+
+def campaign_zones_note(campaign_id: int, zones: Iterable[str]) -> None:
+    """Note that contacts of the campaign are in these time zones (``CampaignZone``, which
+    the claim reads instead of scanning the queue). Whatever adds targets calls it, in the
+    same transaction."""
+    zones = sorted(set(zones))
+    if not zones:
+        return
+    table = CampaignZone._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (campaign_id, timezone) VALUES {_placeholders(len(zones), 2)} "  # noqa: S608 - identifiers from model metadata, values as parameters  # nosec B608
+            "ON CONFLICT (campaign_id, timezone) DO NOTHING",
+            [v for zone in zones for v in (campaign_id, zone)],
         )
 
 
