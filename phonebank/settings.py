@@ -276,6 +276,8 @@ CSRF_COOKIE_HTTPONLY = True
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文"), ("zh-hant", "繁體中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Digits grouped by three with a comma in Chinese too, as in English and the charts.
+FORMAT_MODULE_PATH = ["phonebank.formats"]
 USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"

@@ -194,3 +194,27 @@ def test_import_failure_and_reject_reasons_are_shown_in_the_readers_language(cam
         assert translation.gettext("too short") == "号码太短"
     with translation.override("zh-hant"):
         assert translation.gettext("too short") == "號碼太短"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans", "zh-hant"])
+def test_counts_group_thousands_alike_in_every_language(language):
+    """Public counts and dashboards read 3,373,617 in every language, as the charts do
+    (Django's own Chinese formats would print 3373617: phonebank/formats)."""
+    from django.contrib.humanize.templatetags.humanize import intcomma
+    from django.template import Context, Template
+
+    with translation.override(language):
+        assert intcomma(3373617) == "3,373,617"
+        page = Template("{% load humanize %}{{ n|intcomma }}").render(Context({"n": 5000000}))
+        assert page == "5,000,000"
+
+
+def test_chinese_formats_keep_djangos_dates():
+    """phonebank/formats only changes the digit grouping: dates still come from Django's."""
+    from django.utils.formats import get_format
+
+    with translation.override("zh-hans"):
+        assert get_format("DATE_FORMAT") == "Y年n月j日"
+        assert get_format("THOUSAND_SEPARATOR") == ","
+    with translation.override("zh-hant"):
+        assert get_format("NUMBER_GROUPING") == 3
