@@ -39,6 +39,8 @@ import threading
 import time
 from pathlib import Path
 
+import benchhome
+
 TARGET_RATIO = 0.5
 TARGET_PEAK_MB = 300
 
@@ -236,32 +238,16 @@ class _PeakSampler(threading.Thread):
 
 def child(args: argparse.Namespace) -> None:
     """Set up Django in a throwaway home, import the file, print one JSON line of figures."""
-    os.environ["PHONEBANK_HOME"] = args.home
-    os.environ["DJANGO_SETTINGS_MODULE"] = "phonebank.settings"
-    os.environ["PHONEBANK_HTTPS"] = "0"
     if args.processes:
         os.environ["PHONEBANK_IMPORT_PROCESSES"] = str(args.processes)
     else:  # the installation's default
         os.environ.pop("PHONEBANK_IMPORT_PROCESSES", None)
-    for name in ("PHONEBANK_SECRET_KEY", "PHONEBANK_DATA_KEY", "PHONEBANK_DEBUG"):
-        os.environ.pop(name, None)  # a throwaway keyring, generated in the home
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    import django
-
-    django.setup()
+    benchhome.setup(args.home, args.database_url)
     from django.conf import settings
-    from django.core.management import call_command
 
     from phonebank.campaigns.services import campaign_create
-    from phonebank.contacts.models import Contact
     from phonebank.contacts.services import contacts_import_file
 
-    call_command("migrate", verbosity=0)
-    if Contact.objects.exists():
-        sys.exit("bench: --database-url must name an empty database (contacts exist)")
     campaign = campaign_create(slug="bench", name="bench", actor=None)
 
     sampler = _PeakSampler()

@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import benchhome
 
 
 def _median_ms(read, repeat: int) -> tuple[float, list[str]]:
@@ -52,15 +50,7 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="phonebank-zones-"))
-    os.environ.update(PHONEBANK_HOME=str(tmp / "home"), DJANGO_SETTINGS_MODULE="phonebank.settings")
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    else:
-        os.environ.pop("DATABASE_URL", None)
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    benchhome.setup(tmp / "home", args.database_url)
     from django.db import connection
 
     from phonebank.calling import selectors
@@ -69,7 +59,6 @@ def main() -> None:
     from phonebank.campaigns.services import campaign_create
     from phonebank.contacts import services as contacts
 
-    call_command("migrate", verbosity=0)
     campaign = campaign_create(slug="zones", name="zones", actor=None)
     path = tmp / "contacts.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
