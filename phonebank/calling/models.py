@@ -90,11 +90,11 @@ class CampaignZone(models.Model):
     """A time zone that contacts of a campaign are in, as stored on contacts ("" unknown).
 
     A claim asks only about the zones where it is calling time now (selectors.open_zones).
-    Finding a campaign's zones among its targets scans the whole queue (0.1–0.5 s at 100k–1M
-    targets), so whatever adds targets notes their zones here
-    (contacts.services.campaign_zones_note: the import, the large demo). Rows go only with
-    their campaign: a zone whose last contact has left the queue stays, and asking about it
-    costs nothing.
+    Finding a campaign's zones among its targets scans the whole queue (0.1–0.5 s at
+    100k–1M targets), so whatever adds targets notes their zones here
+    (contacts.services.campaign_zones_note: the import in the same transaction, the large
+    demo before it writes them). Rows go only with their campaign: a zone whose last
+    contact has left the queue stays, and asking about it costs nothing.
     """
 
     campaign = models.ForeignKey(

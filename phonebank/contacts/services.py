@@ -493,7 +493,8 @@ def _attach(cur, campaign_id: int, records: list[tuple], created: dict[bytes, in
 def campaign_zones_note(campaign_id: int, zones: Iterable[str]) -> None:
     """Note that contacts of the campaign are in these time zones (``CampaignZone``, which
     the claim reads instead of scanning the queue). Whatever adds targets calls it, in the
-    same transaction."""
+    same transaction or before: a zone noted early costs nothing, a target whose zone is
+    not noted is never handed out."""
     zones = sorted(set(zones))
     if not zones:
         return
