@@ -1,6 +1,6 @@
 """Django for a benchmark: a throwaway PHONEBANK_HOME with its own generated keyring, and
 SQLite there or the empty database at ``database_url``, migrated. Shared by the benchmarks
-that call the services in-process (import.py's child, zones.py)."""
+that call the services in-process (import.py's child, zones.py, exports.py)."""
 
 from __future__ import annotations
 

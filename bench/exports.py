@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import benchhome
 
 
 def main() -> None:
@@ -29,17 +30,8 @@ def main() -> None:
     parser.add_argument("--formats", default="csv,xlsx")
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
-    os.environ["PHONEBANK_HOME"] = tempfile.mkdtemp(prefix="phonebank-bench-exports-")
-    if args.database_url:
-        os.environ["DATABASE_URL"] = args.database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "phonebank.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.test_exports
+    benchhome.setup(tempfile.mkdtemp(prefix="phonebank-bench-exports-"), args.database_url)
     from phonebank.accounts.services import user_create
     from phonebank.campaigns.services import campaign_create
     from phonebank.dashboards import exports
